@@ -1,0 +1,16 @@
+using System.CommandLine;
+
+namespace Gfs.Node.Cli;
+
+/// <summary>
+/// The <c>gfs</c> command tree. Each role or verb group adds its commands here when it exists;
+/// nothing is listed before it works.
+/// </summary>
+internal static class GfsCommandLine
+{
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("Gfs: a distributed file system after the Google File System, with a Raft-replicated master.");
+        return root;
+    }
+}

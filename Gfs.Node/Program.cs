@@ -1,0 +1,3 @@
+using Gfs.Node.Cli;
+
+return await GfsCommandLine.Build().Parse(args).InvokeAsync().ConfigureAwait(false);
