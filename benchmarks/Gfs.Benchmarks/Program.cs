@@ -1,4 +1,3 @@
-using System.Reflection;
 using Gfs.Benchmarks;
 
 var suites = typeof(IBenchmarkSuite).Assembly.GetTypes()
