@@ -53,7 +53,9 @@ public sealed class RpcDownload<THeader> : IAsyncDisposable
         while (remaining > 0)
         {
             var buffer = await ReadSegmentAsync(linked.Token, cancellationToken).ConfigureAwait(false);
-            var take = buffer.Slice(0, Math.Min(buffer.Length, remaining));
+            // Lengths are taken before AdvanceTo: afterwards the pipe may recycle the segments.
+            var length = Math.Min(buffer.Length, remaining);
+            var take = buffer.Slice(0, length);
             try
             {
                 await sink(take, cancellationToken).ConfigureAwait(false);
@@ -63,7 +65,7 @@ public sealed class RpcDownload<THeader> : IAsyncDisposable
                 reader.AdvanceTo(take.End);
             }
 
-            remaining -= take.Length;
+            remaining -= length;
         }
     }
 
@@ -99,11 +101,12 @@ public sealed class RpcDownload<THeader> : IAsyncDisposable
 
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         var buffer = await ReadSegmentAsync(linked.Token, cancellationToken).ConfigureAwait(false);
-        var take = buffer.Slice(0, Math.Min(Math.Min(buffer.Length, remaining), destination.Length));
+        var length = (int)Math.Min(Math.Min(buffer.Length, remaining), destination.Length);
+        var take = buffer.Slice(0, length);
         take.CopyTo(destination.Span);
         reader.AdvanceTo(take.End);
-        remaining -= take.Length;
-        return (int)take.Length;
+        remaining -= length;
+        return length;
     }
 
     /// <summary>Waits for data; a body that ends early is turned into the typed error in the trailers.</summary>
