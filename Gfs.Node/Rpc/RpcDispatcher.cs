@@ -235,7 +235,7 @@ internal sealed class RpcDispatcher(IOptions<RpcServerOptions> options, ILogger<
 
             try
             {
-                return Parse<T>(buffer, limit, "request");
+                return Parse<T>(buffer, "request");
             }
             finally
             {
@@ -244,14 +244,21 @@ internal sealed class RpcDispatcher(IOptions<RpcServerOptions> options, ILogger<
         }
     }
 
-    private static T Parse<T>(ReadOnlySequence<byte> body, long limit, string what)
+    private static T Parse<T>(ReadOnlySequence<byte> body, string what)
     {
         if (body.IsEmpty)
         {
             throw new GfsException(ErrorCode.MalformedMessage, $"{what} body is empty");
         }
 
-        var status = MessagePackFraming.Measure(body, WireFormat.MaxDepth, limit, out var length);
+        // The body is complete, so a value declaring more bytes than the body holds is malformed
+        // (its size is within the limit already checked).
+        var status = MessagePackFraming.Measure(body, WireFormat.MaxDepth, body.Length, out var length);
+        if (status is FramingStatus.TooLarge or FramingStatus.NeedMoreData)
+        {
+            throw new GfsException(ErrorCode.MalformedMessage, $"{what} is truncated or declares more data than it holds");
+        }
+
         Envelope.ThrowIfFramingFailed(status, what);
         if (length != body.Length)
         {
