@@ -14,7 +14,7 @@ public sealed partial class ChunkStore
     /// <summary>One metadata change waiting for the group commit.</summary>
     private sealed class CommitRequest
     {
-        public static readonly CommitRequest Checkpoint = new() { IsCheckpoint = true };
+        public static CommitRequest Checkpoint() => new() { IsCheckpoint = true };
 
         public bool IsCheckpoint { get; private init; }
 
@@ -36,6 +36,12 @@ public sealed partial class ChunkStore
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
+    /// <summary>Test seam: takes a checkpoint now (between two group commits) and waits for it.</summary>
+    internal Task CheckpointNowAsync() => CommitAsync(CommitRequest.Checkpoint());
+
+    /// <summary>Bytes of write-ahead log segment files on disk.</summary>
+    internal long WalFileBytes => wal.FileBytes;
+
     /// <summary>Queues a change for the next group commit and waits until it is durable and published.</summary>
     private Task CommitAsync(CommitRequest request)
     {
@@ -52,17 +58,18 @@ public sealed partial class ChunkStore
         var batch = new List<CommitRequest>();
         var payloads = new List<ReadOnlyMemory<byte>>();
         var synced = new HashSet<ChunkState>();
+        var checkpoints = new List<CommitRequest>();
         var reader = commits.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             batch.Clear();
-            var checkpoint = false;
+            checkpoints.Clear();
             long bytes = 0;
             while (bytes < 64L * 1024 * 1024 && reader.TryRead(out var r))
             {
                 if (r.IsCheckpoint)
                 {
-                    checkpoint = true;
+                    checkpoints.Add(r);
                     continue;
                 }
 
@@ -75,13 +82,18 @@ public sealed partial class ChunkStore
                 CommitBatch(batch, payloads, synced);
             }
 
-            if (failure is null && (checkpoint || wal.BytesAppended - walBytesAtCheckpoint >= options.CheckpointWalBytes))
+            if (failure is null && (checkpoints.Count > 0 || wal.BytesAppended - walBytesAtCheckpoint >= options.CheckpointWalBytes))
             {
                 await CheckpointAsync().ConfigureAwait(false);
             }
+
+            foreach (var c in checkpoints)
+            {
+                c.Done.TrySetResult();
+            }
         }
 
-        if (failure is null)
+        if (failure is null && !abandoned)
         {
             await CheckpointAsync().ConfigureAwait(false);
         }

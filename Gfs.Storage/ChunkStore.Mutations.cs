@@ -231,6 +231,11 @@ public sealed partial class ChunkStore
                 },
             }).ConfigureAwait(false);
 
+            if (faults?.Check(Failpoints.CrashBeforeInPlaceWrite) is > 0)
+            {
+                throw MarkFailed("injected crash between the overwrite's log commit and its in-place write");
+            }
+
             try
             {
                 RandomAccess.Write(state.File, data.Span, offset);

@@ -30,6 +30,7 @@ public sealed partial class ChunkStore : IChunkStore
     private volatile string? failure;
     private volatile bool closed;
     private int overwritesInFlight;
+    private volatile bool abandoned;
 
     private ChunkStore(ChunkStoreOptions options, TimeProvider time, IChunkIndex index, WriteAheadLog wal, Dictionary<long, ChunkState> states, HashSet<long> replayed, HashSet<long> replayedDeletes)
     {
@@ -47,10 +48,10 @@ public sealed partial class ChunkStore : IChunkStore
         dirty.UnionWith(replayed);
         removed.UnionWith(replayedDeletes);
         committer = Task.Run(CommitLoopAsync);
-        checkpointTimer = time.CreateTimer(_ => commits.Writer.TryWrite(CommitRequest.Checkpoint), null, options.CheckpointInterval, options.CheckpointInterval);
+        checkpointTimer = time.CreateTimer(_ => commits.Writer.TryWrite(CommitRequest.Checkpoint()), null, options.CheckpointInterval, options.CheckpointInterval);
         if (dirty.Count > 0 || removed.Count > 0)
         {
-            commits.Writer.TryWrite(CommitRequest.Checkpoint);
+            commits.Writer.TryWrite(CommitRequest.Checkpoint());
         }
     }
 
@@ -146,6 +147,16 @@ public sealed partial class ChunkStore : IChunkStore
 
         var drive = new DriveInfo(Path.GetFullPath(options.Directory));
         return new ChunkStoreStats(count, bytes, drive.AvailableFreeSpace, drive.TotalSize, corrupt, failure is not null);
+    }
+
+    /// <summary>
+    /// Test seam for crash tests in one process: stops like a kill -9 would (no final checkpoint, nothing
+    /// flushed that was not already synced) and releases the files so the directory can be opened again.
+    /// </summary>
+    internal async Task AbandonAsync()
+    {
+        abandoned = true;
+        await DisposeAsync().ConfigureAwait(false);
     }
 
     /// <inheritdoc />

@@ -10,6 +10,7 @@ internal sealed class Failpoints
     public const string WalSync = "wal.fdatasync";
     public const string ChunkAllocate = "chunk.fallocate";
     public const string WalAllocate = "wal.fallocate";
+    public const string CrashBeforeInPlaceWrite = "overwrite.crash-before-in-place-write";
 
     private readonly Dictionary<string, int> armed = new(StringComparer.Ordinal);
 

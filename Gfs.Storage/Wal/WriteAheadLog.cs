@@ -40,6 +40,9 @@ internal sealed class WriteAheadLog : IDisposable
     /// <summary>Address just past the last appended record.</summary>
     public long EndAddress { get; private set; }
 
+    /// <summary>Bytes of segment files on disk.</summary>
+    public long FileBytes => segments.Values.Sum();
+
     /// <summary>Bytes appended since the log was opened.</summary>
     public long BytesAppended { get; private set; }
 
