@@ -29,6 +29,7 @@ internal sealed class WriteAheadLog : IDisposable
     private SafeFileHandle? current;
     private long currentStart;
     private long currentLength;
+    private long nextStart;
 
     private WriteAheadLog(string directory, long segmentSize, Failpoints? faults)
     {
@@ -181,8 +182,9 @@ internal sealed class WriteAheadLog : IDisposable
             segments.Remove(start);
         }
 
+        // The new segment for this run is created by the first append, so a store opens (and serves reads) on a full disk.
         EndAddress = lastEnd ?? replayFrom;
-        StartSegment(Math.Max(nextStart, EndAddress), segmentSize);
+        this.nextStart = Math.Max(nextStart, EndAddress);
         BytesAppended = 0;
     }
 
@@ -274,16 +276,16 @@ internal sealed class WriteAheadLog : IDisposable
     /// </summary>
     public void Append(IReadOnlyList<ReadOnlyMemory<byte>> payloads)
     {
-        ObjectDisposedException.ThrowIf(current is null, this);
+        ObjectDisposedException.ThrowIf(disposed, this);
         long total = 0;
         foreach (var p in payloads)
         {
             total += RecordSize(p.Length);
         }
 
-        if (EndAddress + total > currentStart + currentLength)
+        if (current is null || EndAddress + total > currentStart + currentLength)
         {
-            var next = currentStart + currentLength;
+            var next = current is null ? nextStart : currentStart + currentLength;
             StartSegment(next, Math.Max(segmentSize, total + RecordSize(9)));
         }
 
@@ -321,9 +323,10 @@ internal sealed class WriteAheadLog : IDisposable
     public void TruncateBefore(long address)
     {
         var removed = false;
+        var newest = segments.Count == 0 ? -1 : segments.Keys.Max();
         foreach (var (start, length) in segments.ToList())
         {
-            if (start != currentStart && start + length <= address)
+            if (start != newest && (current is null || start != currentStart) && start + length <= address)
             {
                 File.Delete(Path.Combine(directory, SegmentName(start)));
                 segments.Remove(start);
@@ -337,8 +340,11 @@ internal sealed class WriteAheadLog : IDisposable
         }
     }
 
+    private bool disposed;
+
     public void Dispose()
     {
+        disposed = true;
         current?.Dispose();
         current = null;
     }
