@@ -1,0 +1,130 @@
+using System.Buffers;
+using Gfs.Client.Protocol;
+using Gfs.Master.Commands;
+using MessagePack;
+
+namespace Gfs.Master.State;
+
+public sealed partial class MasterState
+{
+    /// <summary>Serialises a command into its log-entry bytes.</summary>
+    public static byte[] Encode(MasterCommand command) => MessagePackSerializer.Serialize(command, WireFormat.Options);
+
+    /// <summary>Reads log-entry bytes; throws when they are malformed.</summary>
+    public static MasterCommand Decode(ReadOnlySequence<byte> bytes) => MessagePackSerializer.Deserialize<MasterCommand>(bytes, WireFormat.Options);
+
+    /// <summary>Applies log-entry bytes. Malformed bytes give <see cref="ErrorCode.InvalidArgument"/> and change nothing but the apply counter.</summary>
+    public CommandResult Apply(ReadOnlySequence<byte> bytes)
+    {
+        MasterCommand command;
+        try
+        {
+            command = Decode(bytes);
+        }
+        catch (Exception)
+        {
+            AppliedCommands++;
+            return CommandResult.Error(ErrorCode.InvalidArgument, "malformed command");
+        }
+
+        return Apply(command);
+    }
+
+    /// <summary>Applies one command. Never throws: a fault inside is recorded as <see cref="ErrorCode.Internal"/>.</summary>
+    public CommandResult Apply(MasterCommand command)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        AppliedCommands++;
+        try
+        {
+            if (command.Op is null)
+            {
+                return CommandResult.Error(ErrorCode.InvalidArgument, "command has no operation");
+            }
+
+            ClientSession? session = null;
+            if (command.ClientId != 0)
+            {
+                if (command.RequestId <= 0)
+                {
+                    return CommandResult.Error(ErrorCode.InvalidArgument, "request id must be positive");
+                }
+
+                session = GetSession(command.ClientId);
+                var at = session.Find(command.RequestId);
+                if (at >= 0)
+                {
+                    return session.Results[at].AsReplay();
+                }
+
+                if (command.RequestId <= session.Floor)
+                {
+                    return CommandResult.Error(ErrorCode.Conflict, "request id is older than the results kept for this client");
+                }
+            }
+
+            var result = ApplyOp(command.Op, command.Timestamp, nested: false);
+            session?.Record(command.RequestId, result);
+            return result;
+        }
+        catch (Exception e)
+        {
+            return CommandResult.Error(ErrorCode.Internal, $"internal error applying command: {e.GetType().Name}");
+        }
+    }
+
+    private CommandResult ApplyOp(MasterOp op, long time, bool nested) => op switch
+    {
+        MakeDirectoryOp o => MakeDirectory(o.Path, o.Parents, time),
+        CreateFileOp o => CreateFile(o.Path, o.Goal, o.ChunkSize, time),
+        RenameOp o => Rename(o.From, o.To, time),
+        DeleteOp o => Delete(o.Path, o.Recursive, time),
+        SetReplicationOp o => SetReplication(o.Path, o.Goal),
+        AllocateChunkOp o => AllocateChunk(o.Path, o.ChunkIndex, o.Handle, o.Replicas, time),
+        BumpChunkVersionOp o => BumpChunkVersion(o.Handle, o.ExpectedVersion),
+        BatchOp o when !nested => ApplyBatch(o, time),
+        BatchOp => CommandResult.Error(ErrorCode.InvalidArgument, "a batch cannot contain a batch"),
+        NoopOp => CommandResult.Ok,
+        _ => CommandResult.Error(ErrorCode.InvalidArgument, $"unknown operation {op.GetType().Name}"),
+    };
+
+    private CommandResult ApplyBatch(BatchOp batch, long time)
+    {
+        var ops = batch.Ops ?? [];
+        var results = new CommandResult[ops.Length];
+        for (var i = 0; i < ops.Length; i++)
+        {
+            try
+            {
+                results[i] = ops[i] is { } op
+                    ? ApplyOp(op, time, nested: true)
+                    : CommandResult.Error(ErrorCode.InvalidArgument, "empty operation in batch");
+            }
+            catch (Exception e)
+            {
+                results[i] = CommandResult.Error(ErrorCode.Internal, $"internal error applying command: {e.GetType().Name}");
+            }
+        }
+
+        return new CommandResult { Code = ErrorCode.Ok, Batch = results };
+    }
+
+    private ClientSession GetSession(long clientId)
+    {
+        if (!sessions.TryGetValue(clientId, out var session))
+        {
+            if (sessions.Count >= MasterLimits.MaxClients)
+            {
+                // Forget the least recently seen client; LastSeen values are unique, so the choice is deterministic.
+                var oldest = sessions.Values.MinBy(s => s.LastSeen)!;
+                sessions.Remove(oldest.ClientId);
+            }
+
+            session = new ClientSession(clientId);
+            sessions.Add(clientId, session);
+        }
+
+        session.LastSeen = AppliedCommands;
+        return session;
+    }
+}

@@ -1,0 +1,105 @@
+using Gfs.Client.Protocol;
+using Gfs.Master.Commands;
+using Gfs.Master.Paths;
+
+namespace Gfs.Master.State;
+
+public sealed partial class MasterState
+{
+    private CommandResult AllocateChunk(byte[] path, int chunkIndex, long handle, string[]? replicas, long time)
+    {
+        if (PathValidator.Validate(path, out var reason) != ErrorCode.Ok)
+        {
+            return Invalid(reason);
+        }
+
+        if (handle <= 0)
+        {
+            return Invalid("chunk handle must be positive");
+        }
+
+        var id = Resolve(path, out var code);
+        if (id == None)
+        {
+            return ResolveError(code, "the file");
+        }
+
+        var file = inodes[id];
+        if (file.Kind != InodeKind.File)
+        {
+            return CommandResult.Error(ErrorCode.IsADirectory, "chunks belong to files");
+        }
+
+        if (chunkIndex < file.Count)
+        {
+            return new CommandResult
+            {
+                Code = ErrorCode.Conflict,
+                Message = "the chunk at this index exists",
+                Value = ChunkAt(id, file, chunkIndex),
+            };
+        }
+
+        if (chunkIndex != file.Count)
+        {
+            return Invalid("chunks are allocated in order: the index must be the file's chunk count");
+        }
+
+        if (ChunkFind(handle) != None)
+        {
+            return CommandResult.Error(ErrorCode.Conflict, "the chunk handle is in use");
+        }
+
+        var slot = chunks.Add();
+        ref var c = ref chunks.GetForWrite(slot);
+        c.Handle = handle;
+        c.Version = 1;
+        c.Owner = id;
+        ChunkIndexInsert(slot);
+
+        ref var w = ref inodes.GetForWrite(id);
+        if (w.Count == 0)
+        {
+            w.Chunk0 = handle;
+        }
+        else
+        {
+            var list = chunkLists.TryGetValue(id, out var old) ? old : [w.Chunk0];
+            var grown = new long[list.Length + 1];
+            list.CopyTo(grown, 0);
+            grown[^1] = handle;
+            chunkLists[id] = grown;
+        }
+
+        w.Count++;
+        w.MTime = time;
+        NextChunkHandle = Math.Max(NextChunkHandle, handle + 1);
+        return new CommandResult { Code = ErrorCode.Ok, Value = handle, Value2 = 1, Replicas = replicas ?? [] };
+    }
+
+    private long ChunkAt(int id, in Inode file, int index)
+        => index == 0 ? file.Chunk0 : chunkLists[id][index];
+
+    private CommandResult BumpChunkVersion(long handle, long expectedVersion)
+    {
+        var slot = ChunkFind(handle);
+        if (slot == None)
+        {
+            return NotFound("the chunk");
+        }
+
+        var current = chunks[slot].Version;
+        if (current != expectedVersion)
+        {
+            return new CommandResult { Code = ErrorCode.Conflict, Message = "the chunk version changed", Value = current };
+        }
+
+        if (current == uint.MaxValue)
+        {
+            return CommandResult.Error(ErrorCode.Conflict, "the chunk version cannot grow further");
+        }
+
+        chunks.GetForWrite(slot).Version = current + 1;
+        return CommandResult.WithValue(current + 1);
+    }
+}

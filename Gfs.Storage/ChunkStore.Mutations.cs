@@ -1,0 +1,444 @@
+using System.Buffers;
+using Gfs.Storage.Checksums;
+using Gfs.Storage.Chunks;
+using Gfs.Storage.Index;
+using Gfs.Storage.Io;
+using Gfs.Storage.Wal;
+using Microsoft.Win32.SafeHandles;
+
+namespace Gfs.Storage;
+
+public sealed partial class ChunkStore
+{
+    /// <inheritdoc />
+    public async ValueTask CreateAsync(long handle, long version, CancellationToken cancellationToken = default)
+    {
+        ThrowIfUnusable();
+        if (version < 0)
+        {
+            throw new ChunkStoreException(ChunkStoreError.InvalidArgument, "version must not be negative", handle);
+        }
+
+        var state = new ChunkState(handle, ChunkPath(handle));
+        await state.Mutex.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            while (!chunks.TryAdd(handle, state))
+            {
+                if (chunks.TryGetValue(handle, out var other))
+                {
+                    if (other.Exists)
+                    {
+                        throw new ChunkStoreException(ChunkStoreError.AlreadyExists, $"chunk {handle:x16} already exists", handle);
+                    }
+
+                    // Being created or deleted: wait for that to finish, then look again.
+                    await other.Mutex.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    other.Mutex.Release();
+                }
+            }
+
+            try
+            {
+                ThrowIfUnusable();
+                state.SetFile(File.OpenHandle(state.Path, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete));
+                await CommitAsync(new CommitRequest
+                {
+                    Chunk = state,
+                    SyncData = true,
+                    SyncDirectory = true,
+                    Payload = WalRecord.EncodeCreate(handle, version),
+                    Apply = () =>
+                    {
+                        state.Record = new ChunkRecord(version, 0, []);
+                        state.LastMutation = time.GetTimestamp();
+                        state.Exists = true;
+                    },
+                }).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                chunks.TryRemove(KeyValuePair.Create(handle, state));
+                state.CloseFile();
+                TryDelete(state.Path);
+                if (e is IOException io)
+                {
+                    throw Posix.IsNoSpace(io)
+                        ? new ChunkStoreException(ChunkStoreError.NoSpace, $"no space to create chunk {handle:x16}", handle, inner: io)
+                        : MarkFailed($"creating chunk {handle:x16} failed: {io.Message}", io);
+                }
+
+                throw;
+            }
+        }
+        finally
+        {
+            state.Mutex.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask WriteAsync(long handle, long offset, ReadOnlyMemory<byte> data, long expectedVersion, CancellationToken cancellationToken = default) =>
+        await MutateAsync(handle, offset, data, expectedVersion, append: false, cancellationToken).ConfigureAwait(false);
+
+    /// <inheritdoc />
+    public ValueTask<long> AppendAsync(long handle, ReadOnlyMemory<byte> data, long expectedVersion, CancellationToken cancellationToken = default) =>
+        MutateAsync(handle, -1, data, expectedVersion, append: true, cancellationToken);
+
+    private async ValueTask<long> MutateAsync(long handle, long offset, ReadOnlyMemory<byte> data, long expectedVersion, bool append, CancellationToken cancellationToken)
+    {
+        ThrowIfUnusable();
+        var state = GetExisting(handle);
+        await state.Mutex.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ThrowIfUnusable();
+            if (!state.Exists)
+            {
+                throw ChunkStoreException.NotFound(handle);
+            }
+
+            var record = state.Record;
+            if (record.Version != expectedVersion)
+            {
+                throw new ChunkStoreException(ChunkStoreError.StaleVersion, $"chunk {handle:x16} is at version {record.Version}, the caller expected {expectedVersion}", handle);
+            }
+
+            if (append)
+            {
+                offset = record.Length;
+            }
+
+            if (offset < 0 || offset > record.Length)
+            {
+                throw new ChunkStoreException(ChunkStoreError.OutOfRange, $"offset {offset} is outside chunk {handle:x16} of length {record.Length}", handle);
+            }
+
+            var end = offset + data.Length;
+            if (end > options.ChunkSize)
+            {
+                throw new ChunkStoreException(ChunkStoreError.OutOfRange, $"writing {data.Length} bytes at {offset} passes the chunk size {options.ChunkSize}", handle);
+            }
+
+            if (data.Length == 0)
+            {
+                return offset;
+            }
+
+            var newLength = Math.Max(end, record.Length);
+            var firstBlock = (int)(offset / Block);
+            var lastBlock = (int)((end - 1) / Block);
+            var crcs = new uint[ChunkRecord.BlockCount(newLength)];
+            record.Checksums.CopyTo(crcs, 0);
+            ComputeChecksums(state, record, offset, data.Span, crcs, firstBlock, lastBlock);
+            var next = new ChunkRecord(record.Version, newLength, crcs);
+            var changed = crcs.AsMemory(firstBlock, lastBlock - firstBlock + 1);
+
+            // Reserve the new space first, so a full disk is reported before any byte changes.
+            if (end > record.Length)
+            {
+                var rc = Posix.Reserve(FileOf(state), record.Length, end - record.Length, Failpoints.ChunkAllocate, faults);
+                if (rc != 0)
+                {
+                    if (Posix.IsNoSpace(rc))
+                    {
+                        throw new ChunkStoreException(ChunkStoreError.NoSpace, $"no space to write {data.Length} bytes to chunk {handle:x16}", handle);
+                    }
+
+                    throw MarkFailed($"fallocate of chunk {handle:x16} failed: errno {rc}");
+                }
+            }
+
+            if (offset == record.Length)
+            {
+                await AppendBytesAsync(state, record, next, offset, data, firstBlock, changed).ConfigureAwait(false);
+            }
+            else
+            {
+                await OverwriteBytesAsync(state, next, offset, data, firstBlock, changed).ConfigureAwait(false);
+            }
+
+            return offset;
+        }
+        finally
+        {
+            state.Mutex.Release();
+        }
+    }
+
+    /// <summary>Bytes past the committed end: write, fdatasync (grouped), log, publish. A crash leaves a longer file, cut at start.</summary>
+    private async Task AppendBytesAsync(ChunkState state, ChunkRecord record, ChunkRecord next, long offset, ReadOnlyMemory<byte> data, int firstBlock, ReadOnlyMemory<uint> changed)
+    {
+        try
+        {
+            RandomAccess.Write(FileOf(state), data.Span, offset);
+        }
+        catch (IOException e)
+        {
+            Truncate(state, record.Length);
+            if (Posix.IsNoSpace(e))
+            {
+                throw new ChunkStoreException(ChunkStoreError.NoSpace, $"no space to write chunk {state.Handle:x16}", state.Handle, inner: e);
+            }
+
+            throw MarkFailed($"write to chunk {state.Handle:x16} failed: {e.Message}", e);
+        }
+
+        var payload = new byte[WalRecord.UpdateSize(changed.Length)];
+        WalRecord.Encode(payload, state.Handle, next.Version, next.Length, firstBlock, changed.Span, 0, default, overwrite: false);
+        try
+        {
+            await CommitAsync(new CommitRequest
+            {
+                Chunk = state,
+                SyncData = true,
+                Payload = payload,
+                Apply = () =>
+                {
+                    state.Record = next;
+                    state.LastMutation = time.GetTimestamp();
+                },
+            }).ConfigureAwait(false);
+        }
+        catch (ChunkStoreException e) when (e.Error == ChunkStoreError.NoSpace)
+        {
+            Truncate(state, record.Length);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Bytes inside committed data: the log record carries the bytes (redo), so once it is durable the in-place
+    /// write can be repeated at start; readers are held off while checksums and bytes change together.
+    /// </summary>
+    private async Task OverwriteBytesAsync(ChunkState state, ChunkRecord next, long offset, ReadOnlyMemory<byte> data, int firstBlock, ReadOnlyMemory<uint> changed)
+    {
+        var size = WalRecord.OverwriteSize(changed.Length, data.Length);
+        var buffer = ArrayPool<byte>.Shared.Rent(size);
+        WalRecord.Encode(buffer, state.Handle, next.Version, next.Length, firstBlock, changed.Span, offset, data.Span, overwrite: true);
+        Interlocked.Increment(ref overwritesInFlight);
+        await state.Gate.EnterWriteAsync().ConfigureAwait(false);
+        try
+        {
+            await CommitAsync(new CommitRequest
+            {
+                Chunk = state,
+                Payload = buffer.AsMemory(0, size),
+                Apply = () =>
+                {
+                    state.Record = next;
+                    state.LastMutation = time.GetTimestamp();
+                },
+            }).ConfigureAwait(false);
+
+            if (faults?.Check(Failpoints.CrashBeforeInPlaceWrite) is > 0)
+            {
+                throw MarkFailed("injected crash between the overwrite's log commit and its in-place write");
+            }
+
+            try
+            {
+                RandomAccess.Write(state.File, data.Span, offset);
+            }
+            catch (IOException e)
+            {
+                throw MarkFailed($"in-place write to chunk {state.Handle:x16} failed: {e.Message}", e);
+            }
+
+            var rc = Posix.DataSync(state.File, Failpoints.ChunkSync, faults);
+            if (rc != 0)
+            {
+                throw MarkFailed($"fdatasync of chunk {state.Handle:x16} failed: errno {rc}");
+            }
+        }
+        finally
+        {
+            state.Gate.ExitWrite();
+            Interlocked.Decrement(ref overwritesInFlight);
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// New checksums of the blocks [firstBlock, lastBlock]. A block only partly covered by the write keeps bytes
+    /// from the file: those are verified first, so a damaged block is never blessed with a fresh checksum.
+    /// </summary>
+    private void ComputeChecksums(ChunkState state, ChunkRecord record, long offset, ReadOnlySpan<byte> data, uint[] crcs, int firstBlock, int lastBlock)
+    {
+        var end = offset + data.Length;
+        var newLength = Math.Max(end, record.Length);
+        byte[]? scratch = null;
+        try
+        {
+            for (var b = firstBlock; b <= lastBlock; b++)
+            {
+                long blockStart = (long)b * Block;
+                var blockEnd = Math.Min(blockStart + Block, newLength);
+                var from = Math.Max(offset, blockStart);
+                var to = Math.Min(end, blockEnd);
+                var slice = data[(int)(from - offset)..(int)(to - offset)];
+                if (from == blockStart && to == blockEnd)
+                {
+                    crcs[b] = Crc32C.Compute(slice);
+                }
+                else if (from == record.Length && to == blockEnd)
+                {
+                    crcs[b] = Crc32C.Append(record.Checksums[b], slice);
+                }
+                else
+                {
+                    scratch ??= ArrayPool<byte>.Shared.Rent(Block);
+                    var oldEnd = Math.Min(blockStart + Block, record.Length);
+                    var old = scratch.AsSpan(0, (int)(oldEnd - blockStart));
+                    var read = ReadFully(state, old, blockStart);
+                    if (read < old.Length || Crc32C.Compute(old) != record.Checksums[b])
+                    {
+                        var reason = "bytes kept by a partial overwrite do not match their checksum";
+                        ReportCorrupt(state, b, reason);
+                        throw ChunkStoreException.Mismatch(state.Handle, b, reason);
+                    }
+
+                    slice.CopyTo(scratch.AsSpan((int)(from - blockStart)));
+                    crcs[b] = Crc32C.Compute(scratch.AsSpan(0, (int)(blockEnd - blockStart)));
+                }
+            }
+        }
+        finally
+        {
+            if (scratch is not null)
+            {
+                ArrayPool<byte>.Shared.Return(scratch);
+            }
+        }
+    }
+
+    private SafeFileHandle FileOf(ChunkState state)
+    {
+        try
+        {
+            return state.File;
+        }
+        catch (FileNotFoundException e)
+        {
+            const string reason = "the chunk file is missing";
+            ReportCorrupt(state, null, reason);
+            throw new ChunkStoreException(ChunkStoreError.ChecksumMismatch, $"chunk {state.Handle:x16}: {reason}", state.Handle, 0, e);
+        }
+    }
+
+    private int ReadFully(ChunkState state, Span<byte> destination, long offset)
+    {
+        var total = 0;
+        while (total < destination.Length)
+        {
+            var n = RandomAccess.Read(FileOf(state), destination[total..], offset + total);
+            if (n == 0)
+            {
+                break;
+            }
+
+            total += n;
+        }
+
+        return total;
+    }
+
+    private void Truncate(ChunkState state, long length)
+    {
+        try
+        {
+            RandomAccess.SetLength(state.File, length);
+        }
+        catch (IOException)
+        {
+            // The committed length is what counts; a longer file is cut at the next start.
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask SetVersionAsync(long handle, long version, CancellationToken cancellationToken = default)
+    {
+        ThrowIfUnusable();
+        var state = GetExisting(handle);
+        await state.Mutex.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ThrowIfUnusable();
+            if (!state.Exists)
+            {
+                throw ChunkStoreException.NotFound(handle);
+            }
+
+            var record = state.Record;
+            if (version < record.Version)
+            {
+                throw new ChunkStoreException(ChunkStoreError.StaleVersion, $"chunk {handle:x16} is at version {record.Version}; {version} would go backwards", handle);
+            }
+
+            if (version == record.Version)
+            {
+                return;
+            }
+
+            var next = new ChunkRecord(version, record.Length, record.Checksums);
+            var payload = new byte[WalRecord.UpdateSize(0)];
+            WalRecord.Encode(payload, handle, version, record.Length, 0, [], 0, default, overwrite: false);
+            await CommitAsync(new CommitRequest
+            {
+                Chunk = state,
+                Payload = payload,
+                Apply = () => state.Record = next,
+            }).ConfigureAwait(false);
+        }
+        finally
+        {
+            state.Mutex.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DeleteAsync(long handle, CancellationToken cancellationToken = default)
+    {
+        ThrowIfUnusable();
+        var state = GetExisting(handle);
+        await state.Mutex.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ThrowIfUnusable();
+            if (!state.Exists)
+            {
+                throw ChunkStoreException.NotFound(handle);
+            }
+
+            await CommitAsync(new CommitRequest
+            {
+                Chunk = state,
+                IsDelete = true,
+                Payload = WalRecord.EncodeDelete(handle),
+                Apply = () => state.Exists = false,
+            }).ConfigureAwait(false);
+
+            // Metadata first, unlink after: a crash in between leaves an orphan file, removed at start.
+            await state.Gate.EnterWriteAsync().ConfigureAwait(false);
+            state.CloseFile();
+            state.Gate.ExitWrite();
+            TryDelete(state.Path);
+            chunks.TryRemove(KeyValuePair.Create(handle, state));
+        }
+        finally
+        {
+            state.Mutex.Release();
+        }
+    }
+}

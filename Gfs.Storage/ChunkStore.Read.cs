@@ -1,0 +1,205 @@
+using System.Buffers;
+using Gfs.Storage.Checksums;
+using Gfs.Storage.Chunks;
+
+namespace Gfs.Storage;
+
+public sealed partial class ChunkStore
+{
+    /// <inheritdoc />
+    public async ValueTask<int> ReadAsync(long handle, long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
+    {
+        var copy = new CopySink(destination);
+        await ReadAsync(handle, offset, destination.Length, copy.WriteAsync, cancellationToken).ConfigureAwait(false);
+        return copy.Written;
+    }
+
+    private sealed class CopySink(Memory<byte> destination)
+    {
+        public int Written { get; private set; }
+
+        public ValueTask WriteAsync(ReadOnlyMemory<byte> segment, CancellationToken cancellationToken)
+        {
+            segment.Span.CopyTo(destination.Span[Written..]);
+            Written += segment.Length;
+            return default;
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<long> ReadAsync(long handle, long offset, long length, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> sink, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        ThrowIfClosed();
+        if (length < 0)
+        {
+            throw new ChunkStoreException(ChunkStoreError.InvalidArgument, "length must not be negative", handle);
+        }
+
+        return ReadVerifiedAsync(GetExisting(handle), offset, length, sink, cancellationToken);
+    }
+
+    /// <summary>
+    /// Reads whole blocks in windows, two windows in flight: the next window is read while the current one is
+    /// verified and handed out, so checksum work overlaps the copy from the page cache.
+    /// </summary>
+    private async ValueTask<long> ReadVerifiedAsync(ChunkState state, long offset, long length, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> sink, CancellationToken cancellationToken)
+    {
+        await state.Gate.EnterReadAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!state.Exists)
+            {
+                throw ChunkStoreException.NotFound(state.Handle);
+            }
+
+            var record = state.Record;
+            if (offset < 0 || offset > record.Length)
+            {
+                throw new ChunkStoreException(ChunkStoreError.OutOfRange, $"offset {offset} is outside chunk {state.Handle:x16} of length {record.Length}", state.Handle);
+            }
+
+            var end = Math.Min(record.Length, offset + Math.Min(length, record.Length));
+            if (end <= offset)
+            {
+                return 0;
+            }
+
+            var file = FileOf(state);
+            var window = options.ReadWindow;
+            var pos = offset / Block * Block;
+            var stop = Math.Min(record.Length, (end + Block - 1) / Block * Block);
+            var current = ArrayPool<byte>.Shared.Rent(window);
+            var spare = ArrayPool<byte>.Shared.Rent(window);
+            ValueTask<int> pending = default;
+            var inFlight = false;
+            try
+            {
+                var size = (int)Math.Min(window, stop - pos);
+                pending = RandomAccess.ReadAsync(file, current.AsMemory(0, size), pos, cancellationToken);
+                inFlight = true;
+                while (true)
+                {
+                    var n = await pending.ConfigureAwait(false);
+                    inFlight = false;
+                    if (n < size)
+                    {
+                        n += ReadRest(file, current.AsSpan(n, size - n), pos + n);
+                    }
+
+                    var nextPos = pos + size;
+                    var nextSize = (int)Math.Min(window, stop - nextPos);
+                    if (nextSize > 0)
+                    {
+                        pending = RandomAccess.ReadAsync(file, spare.AsMemory(0, nextSize), nextPos, cancellationToken);
+                        inFlight = true;
+                    }
+
+                    Verify(state, record, current.AsSpan(0, n), pos, size);
+                    var from = (int)(Math.Max(offset, pos) - pos);
+                    var to = (int)(Math.Min(end, pos + size) - pos);
+                    await sink(current.AsMemory(from, to - from), cancellationToken).ConfigureAwait(false);
+                    if (nextSize <= 0)
+                    {
+                        break;
+                    }
+
+                    (current, spare) = (spare, current);
+                    pos = nextPos;
+                    size = nextSize;
+                }
+            }
+            finally
+            {
+                if (inFlight)
+                {
+                    try
+                    {
+                        await pending.ConfigureAwait(false);
+                    }
+                    catch (Exception)
+                    {
+                        // The read is abandoned; its buffer must not go back to the pool while the kernel fills it.
+                    }
+                }
+
+                ArrayPool<byte>.Shared.Return(current);
+                ArrayPool<byte>.Shared.Return(spare);
+            }
+
+            return end - offset;
+        }
+        finally
+        {
+            state.Gate.ExitRead();
+        }
+    }
+
+    private static int ReadRest(Microsoft.Win32.SafeHandles.SafeFileHandle file, Span<byte> destination, long offset)
+    {
+        var total = 0;
+        while (total < destination.Length)
+        {
+            var n = RandomAccess.Read(file, destination[total..], offset + total);
+            if (n == 0)
+            {
+                break;
+            }
+
+            total += n;
+        }
+
+        return total;
+    }
+
+    /// <summary>Checks each block of a window; <paramref name="expected"/> is what the file should have held.</summary>
+    private void Verify(ChunkState state, Index.ChunkRecord record, ReadOnlySpan<byte> bytes, long pos, int expected)
+    {
+        for (var at = 0; at < expected; at += Block)
+        {
+            var block = (int)((pos + at) / Block);
+            var len = Math.Min(Block, expected - at);
+            string? reason = null;
+            if (at + len > bytes.Length)
+            {
+                reason = "the chunk file is shorter than its committed length";
+            }
+            else if (Crc32C.Compute(bytes.Slice(at, len)) != record.Checksums[block])
+            {
+                reason = "checksum mismatch";
+            }
+
+            if (reason is not null)
+            {
+                ReportCorrupt(state, block, reason);
+                throw ChunkStoreException.Mismatch(state.Handle, block, reason);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<ChunkStoreException?> VerifyAsync(long handle, CancellationToken cancellationToken = default)
+    {
+        ThrowIfClosed();
+        var state = GetExisting(handle);
+        return await VerifyStateAsync(state, static (_, _) => default, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<ChunkStoreException?> VerifyStateAsync(ChunkState state, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> sink, CancellationToken cancellationToken)
+    {
+        if (state.Corrupt && state.CorruptReason is { } known && known.Contains("missing", StringComparison.Ordinal))
+        {
+            return new ChunkStoreException(ChunkStoreError.ChecksumMismatch, $"chunk {state.Handle:x16}: {known}", state.Handle, 0);
+        }
+
+        try
+        {
+            await ReadVerifiedAsync(state, 0, long.MaxValue, sink, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        catch (ChunkStoreException e) when (e.Error == ChunkStoreError.ChecksumMismatch)
+        {
+            return e;
+        }
+    }
+}

@@ -1,0 +1,236 @@
+using System.Globalization;
+using Gfs.Storage.Chunks;
+using Gfs.Storage.Index;
+using Gfs.Storage.Io;
+using Gfs.Storage.Wal;
+
+namespace Gfs.Storage;
+
+public sealed partial class ChunkStore
+{
+    private const string FormatFile = "STORE";
+    private const string FormatLine = "gfs-chunk-store 1";
+
+    /// <summary>
+    /// Opens (or creates) a store: recovers the index checkpoint, replays the log after it (repeating journaled
+    /// overwrites), cuts chunk files longer than their committed length, flags shorter or missing ones as
+    /// corrupt and deletes orphan files. Flagged chunks are listed with <see cref="ChunkInfo.IsCorrupt"/>.
+    /// </summary>
+    public static Task<ChunkStore> OpenAsync(ChunkStoreOptions options, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return Task.Run(() => Open(options, timeProvider ?? TimeProvider.System), cancellationToken);
+    }
+
+    private static ChunkStore Open(ChunkStoreOptions options, TimeProvider time)
+    {
+        var root = Path.GetFullPath(options.Directory);
+        var chunkDirectory = Path.Combine(root, "chunks");
+        Directory.CreateDirectory(chunkDirectory);
+        CheckFormat(root, options.ChunkSize);
+
+        var maxBlocks = (int)(options.ChunkSize / Block);
+        var index = new FasterChunkIndex(Path.Combine(root, "index"), maxBlocks, options.IndexMemorySize);
+        WriteAheadLog? wal = null;
+        try
+        {
+            var (records, position) = index.Recover();
+            var replay = new Replay(records);
+            wal = WriteAheadLog.Open(Path.Combine(root, "wal"), options.WalSegmentSize, options.Failpoints, position, replay.Apply);
+
+            var states = new Dictionary<long, ChunkState>();
+            foreach (var (handle, record) in records)
+            {
+                var path = Path.Combine(chunkDirectory, handle.ToString("x16", CultureInfo.InvariantCulture) + ChunkExtension);
+                states[handle] = new ChunkState(handle, path) { Record = record, Exists = true, LastMutation = time.GetTimestamp() };
+            }
+
+            replay.Redo(states, options.Failpoints);
+            ReconcileFiles(chunkDirectory, states, options.Failpoints);
+            return new ChunkStore(options, time, index, wal, states, replay.Touched, replay.Deleted);
+        }
+        catch
+        {
+            wal?.Dispose();
+            index.Dispose();
+            throw;
+        }
+    }
+
+    private static void CheckFormat(string root, long chunkSize)
+    {
+        var path = Path.Combine(root, FormatFile);
+        var expected = $"{FormatLine}\nchunk-size {chunkSize}\n";
+        if (File.Exists(path))
+        {
+            var text = File.ReadAllText(path);
+            if (!text.StartsWith(FormatLine + "\n", StringComparison.Ordinal))
+            {
+                throw new ChunkStoreException(ChunkStoreError.InvalidArgument, $"{root} is not a chunk store of a known format");
+            }
+
+            if (text != expected)
+            {
+                throw new ChunkStoreException(ChunkStoreError.InvalidArgument, $"{root} was created with different settings ({text.Replace('\n', ' ').Trim()}); chunk size {chunkSize} was asked for");
+            }
+
+            return;
+        }
+
+        var temp = path + ".tmp";
+        using (var file = File.OpenHandle(temp, FileMode.Create, FileAccess.ReadWrite))
+        {
+            RandomAccess.Write(file, System.Text.Encoding.ASCII.GetBytes(expected), 0);
+            var rc = Posix.DataSync(file, Failpoints.ChunkSync, null);
+            if (rc != 0)
+            {
+                throw new ChunkStoreException(ChunkStoreError.DiskFailed, $"fdatasync of {temp} failed: errno {rc}");
+            }
+        }
+
+        File.Move(temp, path);
+        var dirRc = Posix.SyncDirectory(root);
+        if (dirRc != 0)
+        {
+            throw new ChunkStoreException(ChunkStoreError.DiskFailed, $"fsync of {root} failed: errno {dirRc}");
+        }
+    }
+
+    /// <summary>Makes the chunk files agree with the committed index.</summary>
+    private static void ReconcileFiles(string chunkDirectory, Dictionary<long, ChunkState> states, Failpoints? faults)
+    {
+        var seen = new HashSet<long>();
+        var changedDirectory = false;
+        foreach (var path in Directory.EnumerateFiles(chunkDirectory))
+        {
+            var name = Path.GetFileName(path);
+            if (!name.EndsWith(ChunkExtension, StringComparison.Ordinal)
+                || !long.TryParse(name[..^ChunkExtension.Length], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var handle)
+                || !states.TryGetValue(handle, out var state))
+            {
+                File.Delete(path); // an orphan: created or deleted around a crash, never committed
+                changedDirectory = true;
+                continue;
+            }
+
+            seen.Add(handle);
+            var committed = state.Record.Length;
+            var length = new FileInfo(path).Length;
+            if (length > committed)
+            {
+                // Bytes written but never committed: cut them (this also frees space reserved past the end).
+                using var file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
+                RandomAccess.SetLength(file, committed);
+                var rc = Posix.DataSync(file, Failpoints.ChunkSync, faults);
+                if (rc != 0)
+                {
+                    throw new ChunkStoreException(ChunkStoreError.DiskFailed, $"fdatasync of {path} failed: errno {rc}");
+                }
+            }
+            else if (length < committed)
+            {
+                state.Corrupt = true;
+                state.CorruptReason = $"the chunk file holds {length} bytes but {committed} are committed";
+            }
+        }
+
+        foreach (var (handle, state) in states)
+        {
+            if (!seen.Contains(handle))
+            {
+                state.Corrupt = true;
+                state.CorruptReason = "the chunk file is missing";
+            }
+        }
+
+        if (changedDirectory)
+        {
+            var rc = Posix.SyncDirectory(chunkDirectory);
+            if (rc != 0)
+            {
+                throw new ChunkStoreException(ChunkStoreError.DiskFailed, $"fsync of {chunkDirectory} failed: errno {rc}");
+            }
+        }
+    }
+
+    /// <summary>Applies log records to the recovered records, remembering journaled overwrites to repeat.</summary>
+    private sealed class Replay(Dictionary<long, ChunkRecord> records)
+    {
+        private readonly List<(long Address, long Handle, long Offset, byte[] Data)> redo = [];
+        private readonly Dictionary<long, long> lastCreate = [];
+
+        public HashSet<long> Touched { get; } = [];
+
+        public HashSet<long> Deleted { get; } = [];
+
+        public void Apply(long address, ReadOnlySpan<byte> payload)
+        {
+            var r = WalRecord.Decode(payload);
+            switch (r.Type)
+            {
+                case WalRecord.Create:
+                    records[r.Handle] = new ChunkRecord(r.Version, 0, []);
+                    lastCreate[r.Handle] = address;
+                    Touched.Add(r.Handle);
+                    Deleted.Remove(r.Handle);
+                    break;
+                case WalRecord.Delete:
+                    records.Remove(r.Handle);
+                    Touched.Remove(r.Handle);
+                    Deleted.Add(r.Handle);
+                    break;
+                default:
+                    if (!records.TryGetValue(r.Handle, out var old))
+                    {
+                        throw new ChunkStoreException(ChunkStoreError.DiskFailed, $"write-ahead log updates chunk {r.Handle:x16}, which does not exist");
+                    }
+
+                    var crcs = new uint[ChunkRecord.BlockCount(r.Length)];
+                    old.Checksums.AsSpan(0, Math.Min(old.Checksums.Length, crcs.Length)).CopyTo(crcs);
+                    var count = r.Crcs.Length / 4;
+                    for (var i = 0; i < count; i++)
+                    {
+                        crcs[r.FirstBlock + i] = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(r.Crcs[(4 * i)..]);
+                    }
+
+                    records[r.Handle] = new ChunkRecord(r.Version, r.Length, crcs);
+                    Touched.Add(r.Handle);
+                    if (r.Type == WalRecord.Overwrite)
+                    {
+                        redo.Add((address, r.Handle, r.Offset, r.Data.ToArray()));
+                    }
+
+                    break;
+            }
+        }
+
+        /// <summary>Repeats journaled overwrites of chunks that still exist in the incarnation that made them.</summary>
+        public void Redo(Dictionary<long, ChunkState> states, Failpoints? faults)
+        {
+            foreach (var group in redo.GroupBy(r => r.Handle))
+            {
+                if (!states.TryGetValue(group.Key, out var state) || !File.Exists(state.Path))
+                {
+                    continue;
+                }
+
+                var created = lastCreate.GetValueOrDefault(group.Key, long.MinValue);
+                using var file = File.OpenHandle(state.Path, FileMode.Open, FileAccess.ReadWrite);
+                foreach (var (address, _, offset, data) in group)
+                {
+                    if (address > created)
+                    {
+                        RandomAccess.Write(file, data, offset);
+                    }
+                }
+
+                var rc = Posix.DataSync(file, Failpoints.ChunkSync, faults);
+                if (rc != 0)
+                {
+                    throw new ChunkStoreException(ChunkStoreError.DiskFailed, $"fdatasync of {state.Path} failed: errno {rc}");
+                }
+            }
+        }
+    }
+}

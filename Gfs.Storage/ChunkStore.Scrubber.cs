@@ -1,0 +1,112 @@
+namespace Gfs.Storage;
+
+public sealed partial class ChunkStore
+{
+    private readonly Lock scrubberLock = new();
+    private CancellationTokenSource? scrubberStop;
+    private Task? scrubber;
+
+    /// <summary>Completed scrubber passes (for tests and metrics).</summary>
+    public long ScrubberPasses => Interlocked.Read(ref scrubberPasses);
+
+    private long scrubberPasses;
+
+    /// <inheritdoc />
+    public void StartScrubber()
+    {
+        ThrowIfClosed();
+        lock (scrubberLock)
+        {
+            if (scrubber is not null)
+            {
+                return;
+            }
+
+            scrubberStop = new CancellationTokenSource();
+            var token = scrubberStop.Token;
+            scrubber = Task.Run(() => ScrubLoopAsync(token), CancellationToken.None);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task StopScrubberAsync()
+    {
+        Task? task;
+        CancellationTokenSource? stop;
+        lock (scrubberLock)
+        {
+            task = scrubber;
+            stop = scrubberStop;
+            scrubber = null;
+            scrubberStop = null;
+        }
+
+        if (task is null)
+        {
+            return;
+        }
+
+        await stop!.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            stop.Dispose();
+        }
+    }
+
+    private async Task ScrubLoopAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            await ScrubPassAsync(cancellationToken).ConfigureAwait(false);
+            Interlocked.Increment(ref scrubberPasses);
+            await Task.Delay(options.ScrubberPassInterval, time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>One pass over the idle chunks, reading at no more than the configured bandwidth.</summary>
+    internal async Task ScrubPassAsync(CancellationToken cancellationToken)
+    {
+        var started = time.GetTimestamp();
+        long bytes = 0;
+        async ValueTask Throttle(ReadOnlyMemory<byte> segment, CancellationToken ct)
+        {
+            bytes += segment.Length;
+            var due = TimeSpan.FromSeconds((double)bytes / options.ScrubberBandwidth);
+            var elapsed = time.GetElapsedTime(started);
+            if (due > elapsed)
+            {
+                await Task.Delay(due - elapsed, time, ct).ConfigureAwait(false);
+            }
+        }
+
+        foreach (var info in ListChunks())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (closed || !chunks.TryGetValue(info.Handle, out var state) || !state.Exists || state.Corrupt)
+            {
+                continue;
+            }
+
+            if (time.GetElapsedTime(Volatile.Read(ref state.LastMutation)) < options.ScrubberIdleTime)
+            {
+                continue;
+            }
+
+            try
+            {
+                await VerifyStateAsync(state, Throttle, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ChunkStoreException)
+            {
+                // Deleted or closed meanwhile.
+            }
+        }
+    }
+}

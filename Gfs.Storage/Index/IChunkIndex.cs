@@ -1,0 +1,18 @@
+namespace Gfs.Storage.Index;
+
+/// <summary>
+/// The persistent chunk index behind our own interface, so FASTER (frozen upstream) can be replaced.
+/// It holds checkpoints only: the write-ahead log carries every change made since the last one.
+/// </summary>
+internal interface IChunkIndex : IDisposable
+{
+    /// <summary>Loads the newest readable checkpoint: every record and the log position it covers (0 when none).</summary>
+    (Dictionary<long, ChunkRecord> Records, long LogPosition) Recover();
+
+    /// <summary>
+    /// Applies the changes since the previous checkpoint and makes a durable checkpoint covering the log up to
+    /// <paramref name="logPosition"/>. Returns the log position the previous checkpoint covered: the log may be
+    /// truncated up to it (one checkpoint late, so a damaged newest checkpoint can fall back to the one before).
+    /// </summary>
+    Task<long> CheckpointAsync(IReadOnlyCollection<KeyValuePair<long, ChunkRecord>> upserts, IReadOnlyCollection<long> deletes, long logPosition, CancellationToken cancellationToken);
+}
