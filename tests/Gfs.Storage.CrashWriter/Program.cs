@@ -1,0 +1,103 @@
+using Gfs.Storage;
+
+// usage:
+//   random DIR JOURNAL SEED   write, append, overwrite, re-version and delete at random until killed;
+//                             each operation is journaled as "B ..." before and "A ..." after its acknowledgement
+//   eio DIR                   run under syscall fault injection: try mutations and print each outcome
+if (args.Length < 2)
+{
+    Console.Error.WriteLine("usage: Gfs.Storage.CrashWriter random DIR JOURNAL SEED | eio DIR");
+    return 2;
+}
+
+var options = new ChunkStoreOptions
+{
+    Directory = args[1],
+    ChunkSize = 1024 * 1024,
+    WalSegmentSize = 1024 * 1024,
+    IndexMemorySize = 4 * 1024 * 1024,
+    CheckpointInterval = TimeSpan.FromMilliseconds(250),
+    CheckpointWalBytes = 2 * 1024 * 1024,
+};
+
+await using var store = await ChunkStore.OpenAsync(options);
+Console.WriteLine("ready");
+Console.Out.Flush();
+
+if (args[0] == "eio")
+{
+    foreach (var chunk in store.ListChunks())
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            try
+            {
+                await store.AppendAsync(chunk.Handle, new byte[4096], chunk.Version);
+                Console.WriteLine("ok");
+            }
+            catch (ChunkStoreException e)
+            {
+                Console.WriteLine("err " + e.Error);
+            }
+        }
+    }
+
+    Console.Out.Flush();
+    return 0;
+}
+
+var journalPath = args[2];
+var random = new Random(int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
+await using var journalFile = new FileStream(journalPath, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0);
+await using var journal = new StreamWriter(journalFile) { AutoFlush = true };
+while (true)
+{
+    var chunks = store.ListChunks();
+    var roll = random.NextDouble();
+    var seed = random.Next();
+    if (chunks.Count < 3 || roll < 0.04)
+    {
+        var handle = chunks.Count == 0 ? 1 : chunks.Max(c => c.Handle) + 1;
+        journal.WriteLine($"B create {handle} 0 0 {seed} 1");
+        await store.CreateAsync(handle, 1);
+        journal.WriteLine("A 0");
+        continue;
+    }
+
+    var c = chunks[random.Next(chunks.Count)];
+    var room = options.ChunkSize - c.Length;
+    if (roll < 0.55 && room > 0)
+    {
+        var length = (int)Math.Min(room, random.Next(1, 150_000));
+        journal.WriteLine($"B append {c.Handle} {c.Length} {length} {seed} {c.Version}");
+        var offset = await store.AppendAsync(c.Handle, Bytes(length, seed), c.Version);
+        journal.WriteLine($"A {offset}");
+    }
+    else if (roll < 0.85 && c.Length > 0)
+    {
+        var offset = random.NextInt64(c.Length);
+        var length = (int)Math.Min(options.ChunkSize - offset, random.Next(1, 100_000));
+        journal.WriteLine($"B write {c.Handle} {offset} {length} {seed} {c.Version}");
+        await store.WriteAsync(c.Handle, offset, Bytes(length, seed), c.Version);
+        journal.WriteLine($"A {offset}");
+    }
+    else if (roll < 0.95)
+    {
+        journal.WriteLine($"B version {c.Handle} 0 0 {seed} {c.Version + 1}");
+        await store.SetVersionAsync(c.Handle, c.Version + 1);
+        journal.WriteLine("A 0");
+    }
+    else if (chunks.Count > 4)
+    {
+        journal.WriteLine($"B delete {c.Handle} 0 0 {seed} {c.Version}");
+        await store.DeleteAsync(c.Handle);
+        journal.WriteLine("A 0");
+    }
+}
+
+static byte[] Bytes(int length, int seed)
+{
+    var b = new byte[length];
+    new Random(seed).NextBytes(b);
+    return b;
+}

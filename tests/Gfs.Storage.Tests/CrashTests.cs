@@ -1,0 +1,240 @@
+using System.Globalization;
+using Gfs.Testing;
+
+namespace Gfs.Storage.Tests;
+
+/// <summary>
+/// A child process writes at random and journals each operation before and after its acknowledgement; the
+/// parent SIGKILLs it at random moments, reopens the store and checks every acknowledged byte and version.
+/// </summary>
+public sealed class CrashTests
+{
+    private const int Kills = 32;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private sealed record Op(string Kind, long Handle, long Offset, int Length, int Seed, long Version)
+    {
+        public byte[] Bytes()
+        {
+            var b = new byte[Length];
+            new Random(Seed).NextBytes(b);
+            return b;
+        }
+    }
+
+    private sealed class ChunkModel
+    {
+        public long Version { get; set; }
+
+        public List<byte> Data { get; init; } = [];
+
+        public ChunkModel Clone() => new() { Version = Version, Data = [.. Data] };
+    }
+
+    [Fact]
+    public async Task KilledWriter_LosesNoAcknowledgedByte_AndNeverServesABadChecksum()
+    {
+        using var temp = new TempDirectory("gfs-crash");
+        var storeDir = temp.Combine("store");
+        var model = new Dictionary<long, ChunkModel>();
+        var seed = Environment.GetEnvironmentVariable("GFS_CRASH_SEED") is { } s ? int.Parse(s, CultureInfo.InvariantCulture) : Random.Shared.Next();
+        var random = new Random(seed);
+        var totalAcked = 0;
+        var inFlightOutcomes = new Dictionary<string, int>();
+        for (var kill = 0; kill < Kills; kill++)
+        {
+            var journal = temp.Combine($"journal-{kill}.txt");
+            using (var child = CrashWriterProcess.Start("random", storeDir, journal, random.Next().ToString(CultureInfo.InvariantCulture)))
+            {
+                await child.WaitReadyAsync(TimeSpan.FromSeconds(60));
+
+                // Let a few operations through, then kill at a random moment.
+                var wanted = random.Next(2, 12);
+                await Retry.Until($"the writer acknowledges {wanted} operations (seed {seed})", () => CountAcks(journal) >= wanted, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(5));
+                await Task.Delay(random.Next(0, 40), Ct);
+                child.Kill();
+            }
+
+            var (acked, inFlight) = ReadJournal(journal);
+            totalAcked += acked.Count;
+            foreach (var op in acked)
+            {
+                Apply(model, op);
+            }
+
+            var options = new ChunkStoreOptions { Directory = storeDir, ChunkSize = 1024 * 1024, WalSegmentSize = 1024 * 1024, IndexMemorySize = 4 * 1024 * 1024 };
+            await using var store = await ChunkStore.OpenAsync(options, cancellationToken: Ct);
+            var context = $"seed {seed}, kill {kill}, in flight: {inFlight}";
+
+            // The one operation in flight may or may not have happened, but never half.
+            if (inFlight is not null)
+            {
+                var after = new Dictionary<long, ChunkModel>(model.Select(kv => KeyValuePair.Create(kv.Key, kv.Value.Clone())));
+                Apply(after, inFlight);
+                var happened = Matches(store, after);
+                var notHappened = Matches(store, model);
+                Assert.True(happened || notHappened, $"state after the kill is neither before nor after the operation in flight ({context})");
+                if (happened && !notHappened)
+                {
+                    model = after;
+                }
+
+                var key = inFlight.Kind + (happened && !notHappened ? "+" : "-");
+                inFlightOutcomes[key] = inFlightOutcomes.GetValueOrDefault(key) + 1;
+            }
+
+            foreach (var (handle, expected) in model)
+            {
+                var info = store.GetChunk(handle);
+                Assert.True(info is not null, $"chunk {handle} is lost ({context})");
+                Assert.Equal(expected.Version, info!.Value.Version);
+                Assert.False(info.Value.IsCorrupt, $"chunk {handle} flagged corrupt ({context})");
+                Assert.Equal(expected.Data.ToArray(), await StoreHarness.ReadAllAsync(store, handle));
+                Assert.Null(await store.VerifyAsync(handle, Ct));
+            }
+
+            Assert.Equal(model.Keys.Order().ToList(), store.ListChunks().Select(c => c.Handle).ToList());
+        }
+
+        Assert.True(totalAcked >= Kills, $"only {totalAcked} operations were acknowledged over {Kills} kills");
+        TestContext.Current.SendDiagnosticMessage($"crash test seed {seed}: {Kills} kills, {totalAcked} acknowledged operations, in flight at kill: {string.Join(", ", inFlightOutcomes.Select(kv => $"{kv.Key}={kv.Value}"))}");
+    }
+
+    private static bool Matches(ChunkStore store, Dictionary<long, ChunkModel> model)
+    {
+        var chunks = store.ListChunks();
+        if (!chunks.Select(c => c.Handle).Order().SequenceEqual(model.Keys.Order()))
+        {
+            return false;
+        }
+
+        foreach (var c in chunks)
+        {
+            var m = model[c.Handle];
+            if (c.Version != m.Version || c.Length != m.Data.Count)
+            {
+                return false;
+            }
+
+            var buffer = new byte[c.Length];
+            if (store.ReadAsync(c.Handle, 0, buffer).AsTask().GetAwaiter().GetResult() != c.Length || !buffer.AsSpan().SequenceEqual(m.Data.ToArray()))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static void Apply(Dictionary<long, ChunkModel> model, Op op)
+    {
+        switch (op.Kind)
+        {
+            case "create":
+                model[op.Handle] = new ChunkModel { Version = op.Version };
+                break;
+            case "delete":
+                model.Remove(op.Handle);
+                break;
+            case "version":
+                model[op.Handle].Version = op.Version;
+                break;
+            case "append":
+            case "write":
+                var data = model[op.Handle].Data;
+                var bytes = op.Bytes();
+                for (var i = 0; i < bytes.Length; i++)
+                {
+                    var at = (int)op.Offset + i;
+                    if (at < data.Count)
+                    {
+                        data[at] = bytes[i];
+                    }
+                    else
+                    {
+                        data.Add(bytes[i]);
+                    }
+                }
+
+                break;
+            default:
+                throw new InvalidDataException("unknown journal operation " + op.Kind);
+        }
+    }
+
+    private static int CountAcks(string journal)
+    {
+        if (!File.Exists(journal))
+        {
+            return 0;
+        }
+
+        using var reader = new StreamReader(new FileStream(journal, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+        var n = 0;
+        while (reader.ReadLine() is { } line)
+        {
+            n += line.StartsWith("A ", StringComparison.Ordinal) ? 1 : 0;
+        }
+
+        return n;
+    }
+
+    private static (List<Op> Acked, Op? InFlight) ReadJournal(string path)
+    {
+        var acked = new List<Op>();
+        Op? begun = null;
+        if (!File.Exists(path))
+        {
+            return (acked, null);
+        }
+
+        var text = File.ReadAllText(path);
+        var lines = text.Split('\n');
+
+        // The last element is an unterminated line (or empty): a write the kill cut short is ignored.
+        foreach (var line in lines[..^1])
+        {
+            var f = line.Split(' ');
+            if (f[0] == "B")
+            {
+                begun = new Op(f[1], long.Parse(f[2], CultureInfo.InvariantCulture), long.Parse(f[3], CultureInfo.InvariantCulture), int.Parse(f[4], CultureInfo.InvariantCulture), int.Parse(f[5], CultureInfo.InvariantCulture), long.Parse(f[6], CultureInfo.InvariantCulture));
+            }
+            else if (f[0] == "A" && begun is not null)
+            {
+                acked.Add(begun);
+                begun = null;
+            }
+        }
+
+        return (acked, begun);
+    }
+
+    [Fact]
+    public async Task FailedFdatasync_UnderStrace_IsNeverAcknowledged_AndFailsTheStoreForGood()
+    {
+        Assert.SkipWhen(!File.Exists("/usr/bin/strace"), "strace is not installed (apt-get install -y strace)");
+        using var temp = new TempDirectory("gfs-eio");
+        var options = new ChunkStoreOptions { Directory = temp.Path, ChunkSize = 1024 * 1024, WalSegmentSize = 1024 * 1024, IndexMemorySize = 4 * 1024 * 1024 };
+        await using (var store = await ChunkStore.OpenAsync(options, cancellationToken: Ct))
+        {
+            await store.CreateAsync(1, 1, Ct);
+            await store.AppendAsync(1, StoreHarness.Bytes(1000, 1), 1, Ct);
+        }
+
+        // Only the first fdatasync fails; the store must refuse the later mutations although the disk "recovered".
+        using (var child = CrashWriterProcess.StartUnder("strace", ["-f", "-qq", "-o", "/dev/null", "-e", "trace=fdatasync", "-e", "inject=fdatasync:error=EIO:when=1"], "eio", temp.Path))
+        {
+            var exit = await child.WaitExitAsync(TimeSpan.FromSeconds(120));
+            var results = child.Output.Where(l => l is "ok" || l.StartsWith("err ", StringComparison.Ordinal)).ToList();
+            Assert.True(exit == 0, $"writer exit {exit}:\n{child.OutputText}");
+            Assert.Equal(["err DiskFailed", "err DiskFailed", "err DiskFailed"], results);
+        }
+
+        await using (var store = await ChunkStore.OpenAsync(options, cancellationToken: Ct))
+        {
+            Assert.Equal(new ChunkInfo(1, 1, 1000, false), store.GetChunk(1));
+            Assert.Equal(StoreHarness.Bytes(1000, 1), await StoreHarness.ReadAllAsync(store, 1));
+        }
+    }
+}
