@@ -10,7 +10,10 @@ internal static class GfsCommandLine
 {
     public static RootCommand Build()
     {
-        var root = new RootCommand("Gfs: a distributed file system after the Google File System, with a Raft-replicated master.");
+        var root = new RootCommand("Gfs: a distributed file system after the Google File System, with a Raft-replicated master.")
+        {
+            MasterCommand.Create(),
+        };
         return root;
     }
 }

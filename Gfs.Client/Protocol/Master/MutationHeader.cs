@@ -1,0 +1,20 @@
+using MessagePack;
+
+namespace Gfs.Client.Protocol.Master;
+
+/// <summary>
+/// Identifies a mutation for exactly-once execution: the master keeps each client's last request
+/// id and its result, so a retry with the same pair (after a timeout or a leader change) returns
+/// the first result instead of applying the operation again.
+/// </summary>
+[MessagePackObject]
+public sealed class MutationHeader
+{
+    /// <summary>A random, non-zero id chosen once per client instance.</summary>
+    [Key(0)]
+    public long ClientId { get; set; }
+
+    /// <summary>Increases with every new mutation of the client; a retry reuses it.</summary>
+    [Key(1)]
+    public long RequestId { get; set; }
+}
