@@ -114,20 +114,43 @@ public sealed partial class ChunkStore
 
         try
         {
-            // 1. The chunks' new bytes, each file once per batch (group commit).
+            // 1. The chunks' new bytes, each file once per batch (group commit). Several files are synced in
+            //    parallel so the file system can fold them into one journal commit.
             synced.Clear();
             var syncDirectory = false;
             foreach (var r in batch)
             {
                 syncDirectory |= r.SyncDirectory;
-                if (r.SyncData && r.Chunk is { } c && synced.Add(c))
+                if (r.SyncData && r.Chunk is { } c)
                 {
-                    var rc = Posix.DataSync(c.File, Failpoints.ChunkSync, faults);
-                    if (rc != 0)
-                    {
-                        throw MarkFailed($"fdatasync of chunk {c.Handle:x16} failed: errno {rc}");
-                    }
+                    synced.Add(c);
                 }
+            }
+
+            var failedSync = 0;
+            var failedHandle = 0L;
+            void Sync(ChunkState c)
+            {
+                var rc = Posix.DataSync(c.File, Failpoints.ChunkSync, faults);
+                if (rc != 0)
+                {
+                    Interlocked.Exchange(ref failedHandle, c.Handle);
+                    Interlocked.Exchange(ref failedSync, rc);
+                }
+            }
+
+            if (synced.Count == 1)
+            {
+                Sync(synced.First());
+            }
+            else if (synced.Count > 1)
+            {
+                Parallel.ForEach(synced, new ParallelOptions { MaxDegreeOfParallelism = 32 }, Sync);
+            }
+
+            if (failedSync != 0)
+            {
+                throw MarkFailed($"fdatasync of chunk {failedHandle:x16} failed: errno {failedSync}");
             }
 
             if (syncDirectory)
