@@ -10,6 +10,12 @@ public sealed partial class ChunkStore
     private readonly HashSet<long> removed = [];
     private long walBytesAtCheckpoint;
     private long walEndAtCheckpoint = -1;
+    private long checkpointFailures;
+
+    /// <summary>Checkpoints that could not be written (the log is then kept longer).</summary>
+    internal long CheckpointFailures => Interlocked.Read(ref checkpointFailures);
+
+    internal Exception? LastCheckpointError { get; private set; }
 
     /// <summary>One metadata change waiting for the group commit.</summary>
     private sealed class CommitRequest
@@ -261,10 +267,12 @@ public sealed partial class ChunkStore
         {
             MarkFailed("index checkpoint failed: " + e.Message, e);
         }
-        catch (Exception)
+        catch (Exception e)
         {
             // A checkpoint that could not be written (for example on a full disk) leaves the log longer; the next retries.
             walBytesAtCheckpoint = wal.BytesAppended;
+            Interlocked.Increment(ref checkpointFailures);
+            LastCheckpointError = e;
         }
     }
 }
