@@ -57,12 +57,12 @@ public static class RaftHostingExtensions
         services.AddHttpClient(HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
             {
-                ConnectTimeout = options.VoteTimeout,
+                ConnectTimeout = options.ShortRpcTimeout,
                 EnableMultipleHttp2Connections = true,
                 InitialHttp2StreamWindowSize = 4 << 20,
                 PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
             })
-            .AddHttpMessageHandler(() => new RaftRpcTimeoutHandler(options.VoteTimeout))
+            .AddHttpMessageHandler(() => new RaftRpcTimeoutHandler(options.ShortRpcTimeout))
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
         services.AddSingleton<RaftNode>();
 

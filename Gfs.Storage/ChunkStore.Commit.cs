@@ -10,6 +10,12 @@ public sealed partial class ChunkStore
     private readonly HashSet<long> removed = [];
     private long walBytesAtCheckpoint;
     private long walEndAtCheckpoint = -1;
+    private long checkpointFailures;
+
+    /// <summary>Checkpoints that could not be written (the log is then kept longer).</summary>
+    internal long CheckpointFailures => Interlocked.Read(ref checkpointFailures);
+
+    internal Exception? LastCheckpointError { get; private set; }
 
     /// <summary>One metadata change waiting for the group commit.</summary>
     private sealed class CommitRequest
@@ -114,20 +120,43 @@ public sealed partial class ChunkStore
 
         try
         {
-            // 1. The chunks' new bytes, each file once per batch (group commit).
+            // 1. The chunks' new bytes, each file once per batch (group commit). Several files are synced in
+            //    parallel so the file system can fold them into one journal commit.
             synced.Clear();
             var syncDirectory = false;
             foreach (var r in batch)
             {
                 syncDirectory |= r.SyncDirectory;
-                if (r.SyncData && r.Chunk is { } c && synced.Add(c))
+                if (r.SyncData && r.Chunk is { } c)
                 {
-                    var rc = Posix.DataSync(c.File, Failpoints.ChunkSync, faults);
-                    if (rc != 0)
-                    {
-                        throw MarkFailed($"fdatasync of chunk {c.Handle:x16} failed: errno {rc}");
-                    }
+                    synced.Add(c);
                 }
+            }
+
+            var failedSync = 0;
+            var failedHandle = 0L;
+            void Sync(ChunkState c)
+            {
+                var rc = Posix.DataSync(c.File, Failpoints.ChunkSync, faults);
+                if (rc != 0)
+                {
+                    Interlocked.Exchange(ref failedHandle, c.Handle);
+                    Interlocked.Exchange(ref failedSync, rc);
+                }
+            }
+
+            if (synced.Count == 1)
+            {
+                Sync(synced.First());
+            }
+            else if (synced.Count > 1)
+            {
+                Parallel.ForEach(synced, new ParallelOptions { MaxDegreeOfParallelism = 32 }, Sync);
+            }
+
+            if (failedSync != 0)
+            {
+                throw MarkFailed($"fdatasync of chunk {failedHandle:x16} failed: errno {failedSync}");
             }
 
             if (syncDirectory)
@@ -238,10 +267,12 @@ public sealed partial class ChunkStore
         {
             MarkFailed("index checkpoint failed: " + e.Message, e);
         }
-        catch (Exception)
+        catch (Exception e)
         {
             // A checkpoint that could not be written (for example on a full disk) leaves the log longer; the next retries.
             walBytesAtCheckpoint = wal.BytesAppended;
+            Interlocked.Increment(ref checkpointFailures);
+            LastCheckpointError = e;
         }
     }
 }

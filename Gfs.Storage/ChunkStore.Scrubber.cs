@@ -89,8 +89,19 @@ public sealed partial class ChunkStore
         foreach (var info in ListChunks())
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (closed || !chunks.TryGetValue(info.Handle, out var state) || !state.Exists || state.Corrupt)
+            if (closed || !chunks.TryGetValue(info.Handle, out var state) || !state.Exists)
             {
+                continue;
+            }
+
+            if (state.Corrupt)
+            {
+                // Found at start (missing or short file) before anyone subscribed: report it once.
+                if (!state.CorruptReported)
+                {
+                    ReportCorrupt(state, null, state.CorruptReason ?? "flagged corrupt at start");
+                }
+
                 continue;
             }
 

@@ -105,6 +105,7 @@ public sealed partial class ChunkStore : IChunkStore
     {
         state.Corrupt = true;
         state.CorruptReason = reason;
+        state.CorruptReported = true;
         try
         {
             CorruptChunkDetected?.Invoke(this, new CorruptChunkEventArgs(state.Handle, state.Record.Version, block, reason));

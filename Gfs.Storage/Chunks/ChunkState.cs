@@ -22,6 +22,9 @@ internal sealed class ChunkState(long handle, string path)
 
     public string? CorruptReason;
 
+    /// <summary>The corruption has been raised through the store's event.</summary>
+    public volatile bool CorruptReported;
+
     public long LastMutation;
 
     /// <summary>Serialises mutations of this chunk.</summary>

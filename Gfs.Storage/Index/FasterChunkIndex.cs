@@ -37,9 +37,11 @@ internal sealed class FasterChunkIndex : IChunkIndex
     private void Create()
     {
         DisposeStore();
+        // removeOutdated: false — we keep the previous checkpoint ourselves as the fallback of a damaged newest one.
         checkpoints = new DeviceLogCommitCheckpointManager(
             new LocalStorageNamedDeviceFactory(),
-            new DefaultCheckpointNamingScheme(Path.Combine(directory, "checkpoints")));
+            new DefaultCheckpointNamingScheme(Path.Combine(directory, "checkpoints")),
+            removeOutdated: false);
         device = Devices.CreateLogDevice(Path.Combine(directory, "hlog"), preallocateFile: false, recoverDevice: true);
         var pageSize = 1L << 20;
         var settings = new FasterKVSettings<SpanByte, SpanByte>
@@ -61,6 +63,8 @@ internal sealed class FasterChunkIndex : IChunkIndex
     public (Dictionary<long, ChunkRecord> Records, long LogPosition) Recover()
     {
         Create();
+        // A checkpoint written by a run killed before our sync may live only in the page cache: make it durable first.
+        SyncTree(directory);
         var tokens = checkpoints!.GetLogCheckpointTokens().ToList();
         Exception? last = null;
         for (var i = 0; i < tokens.Count; i++)
@@ -89,9 +93,9 @@ internal sealed class FasterChunkIndex : IChunkIndex
                 latestPosition = position;
                 return (records, position);
             }
-            catch (Exception e) when (e is not ChunkStoreException)
+            catch (Exception e)
             {
-                last = e;
+                last = e; // try the checkpoint before it
             }
         }
 
@@ -138,7 +142,29 @@ internal sealed class FasterChunkIndex : IChunkIndex
         var (success, token) = await store.TakeFullCheckpointAsync(CheckpointType.Snapshot, cancellationToken).ConfigureAwait(false);
         if (!success)
         {
-            throw new ChunkStoreException(ChunkStoreError.DiskFailed, "index checkpoint failed");
+            throw new InvalidDataException("the index checkpoint did not complete");
+        }
+
+        // FASTER reports success even when its writes failed (seen on a full disk: every checkpoint file empty).
+        // An incomplete checkpoint is removed and counts as not taken; the log is then kept longer.
+        var checkpointDirectories = new[] { "index-checkpoints", "cpr-checkpoints" }
+            .Select(d => Path.Combine(directory, "checkpoints", d, token.ToString()))
+            .ToList();
+        var incomplete = checkpointDirectories.Any(d => !Directory.Exists(d)
+            || !Directory.EnumerateFiles(d).Any()
+            || Directory.EnumerateFiles(d).Any(f => new FileInfo(f).Length == 0));
+        if (incomplete)
+        {
+            try
+            {
+                checkpoints!.Purge(token);
+            }
+            catch (Exception)
+            {
+                // Recovery skips a checkpoint it cannot read and falls back to the previous one.
+            }
+
+            throw new InvalidDataException($"index checkpoint {token} was written incompletely (disk full?)");
         }
 
         SyncTree(directory);

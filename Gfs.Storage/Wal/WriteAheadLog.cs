@@ -182,6 +182,23 @@ internal sealed class WriteAheadLog : IDisposable
             segments.Remove(start);
         }
 
+        // What was just replayed may so far live only in the page cache (written by a run killed before its sync).
+        // Make it durable before this run builds on it, or a later power loss could take it away from under newer records.
+        foreach (var start in segments.Keys)
+        {
+            var rc = Posix.SyncFile(Path.Combine(directory, SegmentName(start)));
+            if (rc != 0)
+            {
+                throw new ChunkStoreException(ChunkStoreError.DiskFailed, $"fsync of log segment {SegmentName(start)} failed: errno {rc}");
+            }
+        }
+
+        var dirRc = Posix.SyncDirectory(directory);
+        if (dirRc != 0)
+        {
+            throw new ChunkStoreException(ChunkStoreError.DiskFailed, $"fsync of {directory} failed: errno {dirRc}");
+        }
+
         // The new segment for this run is created by the first append, so a store opens (and serves reads) on a full disk.
         EndAddress = lastEnd ?? replayFrom;
         this.nextStart = Math.Max(nextStart, EndAddress);

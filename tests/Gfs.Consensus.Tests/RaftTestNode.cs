@@ -41,7 +41,12 @@ internal sealed class RaftTestNode : IAsyncDisposable
         State = new ListState();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        if (Environment.GetEnvironmentVariable("GFS_TEST_LOG") is { Length: > 0 } level)
+        {
+            // GFS_TEST_LOG=Debug prints the members' logs (DotNext's included) while debugging a test.
+            builder.Logging.AddSimpleConsole(o => o.TimestampFormat = "HH:mm:ss.fff ");
+            builder.Logging.SetMinimumLevel(Enum.Parse<LogLevel>(level));
+        }
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, Ports[Id], l => l.Protocols = HttpProtocols.Http2));
         var options = new GfsRaftOptions
         {

@@ -156,6 +156,56 @@ public sealed class FaultTests
         await h.CloseAsync();
     }
 
+    [Fact]
+    public async Task CheckpointOnAFullDisk_NeitherHangsNorFailsTheStore_AndSucceedsLater()
+    {
+        using var mount = TmpfsMount.TryCreate(16);
+        Assert.SkipWhen(mount is null, "mounting a tmpfs needs root (mount -t tmpfs -o size=16m)");
+        await using var h = new StoreHarness(directory: Path.Combine(mount!.Path, "store"));
+        h.Options.WalSegmentSize = 256 * 1024;
+        var store = await h.OpenAsync();
+        await store.CreateAsync(1, 1, Ct);
+        await store.AppendAsync(1, StoreHarness.Bytes(100_000, 1), 1, Ct);
+        await store.CheckpointNowAsync().WaitAsync(TimeSpan.FromSeconds(60), Ct);
+        for (var i = 0; i < 5; i++)
+        {
+            await store.SetVersionAsync(1, 2 + i, Ct);
+        }
+
+        // Fill the file system completely.
+        var filler = Path.Combine(mount.Path, "filler");
+        await using (var f = new FileStream(filler, FileMode.Create, FileAccess.Write, FileShare.None, 0))
+        {
+            var block = new byte[64 * 1024];
+            try
+            {
+                while (true)
+                {
+                    f.Write(block);
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        await store.CheckpointNowAsync().WaitAsync(TimeSpan.FromSeconds(60), Ct);
+        Assert.Equal(1, store.CheckpointFailures);
+        Assert.False(store.GetStats().Failed, store.FailureReason);
+        var e = await Assert.ThrowsAsync<ChunkStoreException>(() => store.AppendAsync(1, StoreHarness.Bytes(200_000, 2), 6, Ct).AsTask());
+        Assert.Equal(ChunkStoreError.NoSpace, e.Error);
+
+        File.Delete(filler);
+        await store.AppendAsync(1, StoreHarness.Bytes(50_000, 3), 6, Ct);
+        await store.CheckpointNowAsync().WaitAsync(TimeSpan.FromSeconds(60), Ct);
+        Assert.Equal(1, store.CheckpointFailures);
+        await store.AbandonAsync();
+        store = await h.OpenAsync();
+        Assert.Equal(new ChunkInfo(1, 6, 150_000, false), store.GetChunk(1));
+        Assert.Equal(StoreHarness.Bytes(100_000, 1).Concat(StoreHarness.Bytes(50_000, 3)).ToArray(), await StoreHarness.ReadAllAsync(store, 1));
+        await h.CloseAsync();
+    }
+
     /// <summary>A size-limited tmpfs under the temp folder, unmounted on dispose.</summary>
     private sealed class TmpfsMount : IDisposable
     {

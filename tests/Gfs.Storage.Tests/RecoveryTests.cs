@@ -192,6 +192,33 @@ public sealed class RecoveryTests
     }
 
     [Fact]
+    public async Task DamagedNewestCheckpoint_FallsBackToThePreviousOne_AndTheLogAfterIt()
+    {
+        await using var h = new StoreHarness();
+        var store = await h.OpenAsync();
+        await store.CreateAsync(1, 1, Ct);
+        await store.AppendAsync(1, StoreHarness.Bytes(1000, 1), 1, Ct);
+        await store.CheckpointNowAsync();
+        await store.AppendAsync(1, StoreHarness.Bytes(1000, 2), 1, Ct);
+        await store.CreateAsync(2, 5, Ct);
+        await store.CheckpointNowAsync();
+        await store.SetVersionAsync(2, 6, Ct);
+        await store.AbandonAsync();
+
+        var logCheckpoints = new DirectoryInfo(Path.Combine(h.Directory, "index", "checkpoints", "cpr-checkpoints"));
+        var newest = logCheckpoints.GetDirectories().OrderByDescending(d => d.LastWriteTimeUtc).First();
+        Assert.Equal(2, logCheckpoints.GetDirectories().Length);
+        foreach (var file in newest.GetFiles())
+        {
+            File.WriteAllBytes(file.FullName, new byte[file.Length]); // zeroed: unreadable
+        }
+
+        store = await h.OpenAsync();
+        Assert.Equal([new ChunkInfo(1, 1, 2000, false), new ChunkInfo(2, 6, 0, false)], store.ListChunks());
+        Assert.Equal(StoreHarness.Bytes(1000, 1).Concat(StoreHarness.Bytes(1000, 2)).ToArray(), await StoreHarness.ReadAllAsync(store, 1));
+    }
+
+    [Fact]
     public async Task DamagedLogInTheMiddle_IsRefused_NotSkipped()
     {
         await using var h = new StoreHarness();

@@ -1,0 +1,362 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Gfs.Storage;
+using Microsoft.Win32.SafeHandles;
+
+namespace Gfs.Benchmarks.Storage;
+
+/// <summary>
+/// Chunk store throughput against the raw file system in the same run: durable 64 MiB chunk writes vs write +
+/// fdatasync, verified reads vs plain reads, and durable small commits per second with 1 and 16 writers.
+/// Options: --dir PATH (default: the temp folder; must be a real disk), --runs N (default 5), --chunks N (default 4).
+/// </summary>
+public sealed partial class StorageSuite : IBenchmarkSuite
+{
+    private const int ChunkSize = 64 * 1024 * 1024;
+    private const int Piece = 1024 * 1024;
+
+    public string Name => "storage";
+
+    public string Description => "chunk store: durable 64 MiB writes and verified reads vs raw file I/O, small commits/s";
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fdatasync(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int posix_fadvise(int fd, long offset, long len, int advice);
+
+    private static void DataSync(SafeFileHandle file)
+    {
+        if (fdatasync((int)file.DangerousGetHandle()) != 0)
+        {
+            throw new IOException($"fdatasync failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    /// <summary>Drops the file's pages from the page cache (POSIX_FADV_DONTNEED) so the next read comes from the disk.</summary>
+    private static void DropCache(string path)
+    {
+        using var f = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
+        _ = posix_fadvise((int)f.DangerousGetHandle(), 0, 0, 4);
+    }
+
+    public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var dir = Option(args, "--dir") ?? Path.GetTempPath();
+        var runs = int.Parse(Option(args, "--runs") ?? "5", CultureInfo.InvariantCulture);
+        var chunkCount = int.Parse(Option(args, "--chunks") ?? "4", CultureInfo.InvariantCulture);
+        readWindow = int.Parse(Option(args, "--window-kib") ?? "1024", CultureInfo.InvariantCulture) * 1024;
+        var only = Option(args, "--only");
+        var root = Path.Combine(dir, $"gfs-bench-storage-{Environment.ProcessId}");
+        Directory.CreateDirectory(root);
+        try
+        {
+            Console.WriteLine($"storage suite: {runs} runs, {chunkCount} x 64 MiB per run, directory {root} ({FileSystemOf(root)}), {Environment.ProcessorCount} cores");
+            var data = new byte[ChunkSize];
+            new Random(1).NextBytes(data);
+            var rows = new List<(string Name, double Ours, double Raw, string Unit)>();
+
+            // Warm-up (not counted): lets the JIT tier up and the disk settle.
+            await ChunkThroughputAsync(root, data, 1, 1, whole: true, cancellationToken);
+
+            var (writeOurs, writeRaw, readHotOurs, readHotRaw, readColdOurs, readColdRaw) = await ChunkThroughputAsync(root, data, runs, chunkCount, whole: true, cancellationToken);
+            rows.Add(("sequential write, one 64 MiB write per chunk, durable", writeOurs, writeRaw, "MB/s"));
+            var (appendOurs, appendRaw) = only == "chunks" ? (0d, 1d) : Pick(await ChunkThroughputAsync(root, data, runs, chunkCount, whole: false, cancellationToken));
+            rows.Add(("sequential write, 1 MiB durable appends", appendOurs, appendRaw, "MB/s"));
+            rows.Add(("read 64 MiB chunks, page cache (verified vs plain)", readHotOurs, readHotRaw, "MB/s"));
+            rows.Add(("read 64 MiB chunks, from disk (verified vs plain)", readColdOurs, readColdRaw, "MB/s"));
+            if (only == "chunks")
+            {
+                rows.RemoveAt(1);
+                Print(rows, runs);
+                return 0;
+            }
+
+            foreach (var writers in new[] { 1, 16 })
+            {
+                var (ours, raw) = await CommitsAsync(root, writers, runs, appendBytes: 0, cancellationToken);
+                rows.Add(($"durable metadata commits (set version), {writers} writer(s)", ours, raw, "ops/s"));
+            }
+
+            foreach (var writers in new[] { 1, 16 })
+            {
+                var (ours, raw) = await CommitsAsync(root, writers, runs, appendBytes: 4096, cancellationToken);
+                rows.Add(($"durable 4 KiB appends, {writers} writer(s), own chunk each", ours, raw, "ops/s"));
+            }
+
+            Print(rows, runs);
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static (double, double) Pick((double W, double R, double, double, double, double) t) => (t.W, t.R);
+
+    private static void Print(List<(string Name, double Ours, double Raw, string Unit)> rows, int runs)
+    {
+        Console.WriteLine();
+        Console.WriteLine($"| measurement (median of {runs} runs) | Gfs.Storage | raw baseline | ratio |");
+        Console.WriteLine("|---|---:|---:|---:|");
+        foreach (var (name, ours, raw, unit) in rows)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {ours:0} {unit} | {raw:0} {unit} | {ours / raw * 100:0} % |"));
+        }
+    }
+
+    private static string? Option(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+
+    private static string FileSystemOf(string path)
+    {
+        try
+        {
+            var best = "";
+            var type = "?";
+            foreach (var line in File.ReadAllLines("/proc/mounts"))
+            {
+                var f = line.Split(' ');
+                if (f.Length > 2 && path.StartsWith(f[1], StringComparison.Ordinal) && f[1].Length > best.Length)
+                {
+                    best = f[1];
+                    type = $"{f[2]} on {f[0]}";
+                }
+            }
+
+            return type;
+        }
+        catch (IOException)
+        {
+            return "?";
+        }
+    }
+
+    private static int readWindow = 1024 * 1024;
+
+    private static ChunkStoreOptions StoreOptions(string dir) => new()
+    {
+        Directory = dir,
+        CheckpointInterval = TimeSpan.FromSeconds(30),
+        ReadWindow = readWindow,
+    };
+
+    private static async Task<(double WriteOurs, double WriteRaw, double HotOurs, double HotRaw, double ColdOurs, double ColdRaw)> ChunkThroughputAsync(
+        string root, byte[] data, int runs, int chunks, bool whole, CancellationToken cancellationToken)
+    {
+        var wOurs = new List<double>();
+        var wRaw = new List<double>();
+        var hOurs = new List<double>();
+        var hRaw = new List<double>();
+        var cOurs = new List<double>();
+        var cRaw = new List<double>();
+        long bytes = (long)chunks * ChunkSize;
+        var buffer = new byte[Piece];
+        for (var run = 0; run < runs; run++)
+        {
+            var storeDir = Path.Combine(root, $"store-{run}");
+            var rawDir = Path.Combine(root, $"raw-{run}");
+            Directory.CreateDirectory(rawDir);
+            await using var store = await ChunkStore.OpenAsync(StoreOptions(storeDir), cancellationToken: cancellationToken);
+
+            // Alternate which goes first so neither always meets a busier disk.
+            for (var side = 0; side < 2; side++)
+            {
+                var oursNow = (run + side) % 2 == 0;
+                var sw = Stopwatch.StartNew();
+                for (var c = 0; c < chunks; c++)
+                {
+                    if (oursNow)
+                    {
+                        await store.CreateAsync(c + 1, 1, cancellationToken);
+                        if (whole)
+                        {
+                            await store.WriteAsync(c + 1, 0, data, 1, cancellationToken);
+                        }
+                        else
+                        {
+                            for (var at = 0; at < ChunkSize; at += Piece)
+                            {
+                                await store.AppendAsync(c + 1, data.AsMemory(at, Piece), 1, cancellationToken);
+                            }
+                        }
+                    }
+                    else
+                    {
+                        using var f = File.OpenHandle(Path.Combine(rawDir, $"{c}.raw"), FileMode.Create, FileAccess.ReadWrite);
+                        if (whole)
+                        {
+                            RandomAccess.Write(f, data, 0);
+                            DataSync(f);
+                        }
+                        else
+                        {
+                            for (var at = 0; at < ChunkSize; at += Piece)
+                            {
+                                RandomAccess.Write(f, data.AsSpan(at, Piece), at);
+                                DataSync(f);
+                            }
+                        }
+                    }
+                }
+
+                (oursNow ? wOurs : wRaw).Add(Stats.MBps(bytes, sw.Elapsed));
+            }
+
+            if (whole)
+            {
+                // Hot: straight after writing, the chunks are in the page cache. Cold: pages dropped first.
+                for (var pass = 0; pass < 2; pass++)
+                {
+                    var cold = pass == 1;
+                    for (var side = 0; side < 2; side++)
+                    {
+                        var oursNow = (run + side) % 2 == 0;
+                        if (cold)
+                        {
+                            for (var c = 0; c < chunks; c++)
+                            {
+                                DropCache(oursNow ? Path.Combine(storeDir, "chunks", $"{c + 1:x16}.chunk") : Path.Combine(rawDir, $"{c}.raw"));
+                            }
+                        }
+
+                        long total = 0;
+                        var sw = Stopwatch.StartNew();
+                        for (var c = 0; c < chunks; c++)
+                        {
+                            if (oursNow)
+                            {
+                                total += await store.ReadAsync(c + 1, 0, ChunkSize, static (_, _) => default, cancellationToken);
+                            }
+                            else
+                            {
+                                using var f = File.OpenHandle(Path.Combine(rawDir, $"{c}.raw"), FileMode.Open, FileAccess.Read);
+                                for (long at = 0; at < ChunkSize;)
+                                {
+                                    var n = RandomAccess.Read(f, buffer, at);
+                                    if (n == 0)
+                                    {
+                                        break;
+                                    }
+
+                                    at += n;
+                                    total += n;
+                                }
+                            }
+                        }
+
+                        if (total != bytes)
+                        {
+                            throw new InvalidOperationException($"read {total} of {bytes} bytes");
+                        }
+
+                        var list = (cold, oursNow) switch
+                        {
+                            (false, true) => hOurs,
+                            (false, false) => hRaw,
+                            (true, true) => cOurs,
+                            _ => cRaw,
+                        };
+                        list.Add(Stats.MBps(bytes, sw.Elapsed));
+                    }
+                }
+            }
+
+            await store.DisposeAsync();
+            Directory.Delete(storeDir, recursive: true);
+            Directory.Delete(rawDir, recursive: true);
+            var line = FormattableString.Invariant($"  run {run + 1} ({(whole ? "64 MiB writes" : "1 MiB appends")}): write {wOurs[^1]:0} vs raw {wRaw[^1]:0} MB/s");
+            if (whole)
+            {
+                line += FormattableString.Invariant($"; read hot {hOurs[^1]:0} vs {hRaw[^1]:0}, cold {cOurs[^1]:0} vs {cRaw[^1]:0} MB/s");
+            }
+
+            Console.WriteLine(line);
+        }
+
+        return (Stats.Median(wOurs), Stats.Median(wRaw),
+            whole ? Stats.Median(hOurs) : 0, whole ? Stats.Median(hRaw) : 0,
+            whole ? Stats.Median(cOurs) : 0, whole ? Stats.Median(cRaw) : 0);
+    }
+
+    /// <summary>
+    /// Durable small commits per second for two seconds: set-version (metadata only) or small appends, each writer
+    /// on its own chunk. The raw baseline per writer is a 64-byte (or same-size) write + fdatasync to its own file.
+    /// </summary>
+    private static async Task<(double Ours, double Raw)> CommitsAsync(string root, int writers, int runs, int appendBytes, CancellationToken cancellationToken)
+    {
+        var ours = new List<double>();
+        var raw = new List<double>();
+        var duration = TimeSpan.FromSeconds(2);
+        var payload = new byte[Math.Max(64, appendBytes)];
+        for (var run = 0; run < runs; run++)
+        {
+            var storeDir = Path.Combine(root, $"commits-{run}");
+            await using (var store = await ChunkStore.OpenAsync(StoreOptions(storeDir), cancellationToken: cancellationToken))
+            {
+                for (var w = 0; w < writers; w++)
+                {
+                    await store.CreateAsync(w + 1, 1, cancellationToken);
+                }
+
+                long count = 0;
+                var sw = Stopwatch.StartNew();
+                await Task.WhenAll(Enumerable.Range(0, writers).Select(w => Task.Run(async () =>
+                {
+                    long version = 1;
+                    long appended = 0;
+                    while (sw.Elapsed < duration)
+                    {
+                        if (appendBytes == 0)
+                        {
+                            await store.SetVersionAsync(w + 1, ++version, cancellationToken);
+                        }
+                        else
+                        {
+                            if (appended + appendBytes > ChunkSize)
+                            {
+                                break;
+                            }
+
+                            await store.AppendAsync(w + 1, payload.AsMemory(0, appendBytes), 1, cancellationToken);
+                            appended += appendBytes;
+                        }
+
+                        Interlocked.Increment(ref count);
+                    }
+                }, cancellationToken)));
+                ours.Add(count / sw.Elapsed.TotalSeconds);
+            }
+
+            Directory.Delete(storeDir, recursive: true);
+
+            var rawDir = Path.Combine(root, $"commits-raw-{run}");
+            Directory.CreateDirectory(rawDir);
+            long rawCount = 0;
+            var rawSw = Stopwatch.StartNew();
+            await Task.WhenAll(Enumerable.Range(0, writers).Select(w => Task.Run(() =>
+            {
+                using var f = File.OpenHandle(Path.Combine(rawDir, $"{w}.raw"), FileMode.Create, FileAccess.ReadWrite);
+                long at = 0;
+                while (rawSw.Elapsed < duration)
+                {
+                    RandomAccess.Write(f, payload, at);
+                    at += appendBytes == 0 ? 0 : payload.Length;
+                    DataSync(f);
+                    Interlocked.Increment(ref rawCount);
+                }
+            }, cancellationToken)));
+            raw.Add(rawCount / rawSw.Elapsed.TotalSeconds);
+            Directory.Delete(rawDir, recursive: true);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  run {run + 1} ({(appendBytes == 0 ? "set version" : $"{appendBytes} B appends")}, {writers} writers): {ours[^1]:0} vs raw {raw[^1]:0} ops/s"));
+        }
+
+        return (Stats.Median(ours), Stats.Median(raw));
+    }
+}
