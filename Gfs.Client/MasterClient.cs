@@ -15,7 +15,10 @@ public sealed class MasterClient : IDisposable
     private readonly RpcClient rpc;
     private readonly bool ownsRpc;
     private readonly IReadOnlyList<Uri> masters;
-    private long nextRequestId;
+    private readonly SortedSet<long> completedAbove = [];
+    private long issued;
+    private long completedBelow;
+    private TaskCompletionSource? windowMoved;
     private int nextMaster;
     private Uri? leader;
 
@@ -57,21 +60,40 @@ public sealed class MasterClient : IDisposable
     /// <summary>The master this client currently believes leads, if any.</summary>
     public Uri? Leader => Volatile.Read(ref leader);
 
-    /// <summary>Runs one namespace mutation exactly once, retrying across failovers.</summary>
+    /// <summary>
+    /// Runs one namespace mutation exactly once, retrying across failovers. At most
+    /// <see cref="MutationHeader.Window"/> mutations of one client are in flight; more wait.
+    /// </summary>
     /// <exception cref="GfsException">The mutation failed (NotFound, AlreadyExists, …) or no leader answered within <see cref="GfsClientOptions.OperationTimeout"/>.</exception>
-    public Task<MutationReply> MutateAsync(NamespaceOp op, CancellationToken cancellationToken = default)
+    public async Task<MutationReply> MutateAsync(NamespaceOp op, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(op);
-        var request = new MutationRequest { Header = NewHeader(), Op = op };
-        return CallLeaderAsync<MutationRequest, MutationReply>(RouteOf(op.Kind), request, cancellationToken);
+        var requestId = await AcquireRequestIdAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var request = new MutationRequest { Header = new MutationHeader { ClientId = ClientId, RequestId = requestId }, Op = op };
+            return await CallLeaderAsync<MutationRequest, MutationReply>(RouteOf(op.Kind), request, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Complete(requestId);
+        }
     }
 
     /// <summary>Runs many namespace mutations in one request and one log entry, exactly once.</summary>
-    public Task<BatchReply> BatchAsync(IReadOnlyList<NamespaceOp> ops, CancellationToken cancellationToken = default)
+    public async Task<BatchReply> BatchAsync(IReadOnlyList<NamespaceOp> ops, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(ops);
-        var request = new BatchRequest { Header = NewHeader(), Ops = [.. ops] };
-        return CallLeaderAsync<BatchRequest, BatchReply>(MasterRoutes.Batch, request, cancellationToken);
+        var requestId = await AcquireRequestIdAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var request = new BatchRequest { Header = new MutationHeader { ClientId = ClientId, RequestId = requestId }, Ops = [.. ops] };
+            return await CallLeaderAsync<BatchRequest, BatchReply>(MasterRoutes.Batch, request, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Complete(requestId);
+        }
     }
 
     /// <summary>Returns the attributes of <paramref name="path"/> (a linearizable read on the leader).</summary>
@@ -166,5 +188,42 @@ public sealed class MasterClient : IDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown namespace operation"),
     };
 
-    private MutationHeader NewHeader() => new() { ClientId = ClientId, RequestId = Interlocked.Increment(ref nextRequestId) };
+    /// <summary>Issues the next request id once it lies within <see cref="MutationHeader.Window"/> of the oldest one still in flight.</summary>
+    private async Task<long> AcquireRequestIdAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task moved;
+            lock (completedAbove)
+            {
+                if (issued + 1 <= completedBelow + MutationHeader.Window)
+                {
+                    return ++issued;
+                }
+
+                moved = (windowMoved ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+
+            await moved.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Marks a request finished for good (acknowledged, refused or given up: it is never sent again).</summary>
+    private void Complete(long requestId)
+    {
+        TaskCompletionSource? moved;
+        lock (completedAbove)
+        {
+            completedAbove.Add(requestId);
+            while (completedAbove.Remove(completedBelow + 1))
+            {
+                completedBelow++;
+            }
+
+            moved = windowMoved;
+            windowMoved = null;
+        }
+
+        moved?.TrySetResult();
+    }
 }

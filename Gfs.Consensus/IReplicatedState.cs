@@ -17,7 +17,7 @@ public interface IReplicatedState
     /// <summary>Captures the state for a snapshot quickly; the returned view is written on another thread while apply goes on.</summary>
     IFrozenState Freeze();
 
-    /// <summary>Replaces the whole state with a snapshot's contents.</summary>
+    /// <summary>Replaces the whole state with the contents of the snapshot taken at log <paramref name="index"/>.</summary>
     /// <exception cref="InvalidDataException">The snapshot is corrupt or of an unknown format.</exception>
-    void Restore(Stream snapshot);
+    void Restore(Stream snapshot, long index);
 }

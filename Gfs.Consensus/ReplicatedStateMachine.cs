@@ -79,7 +79,7 @@ public sealed class ReplicatedStateMachine : IStateMachine, IAsyncDisposable
                 var watch = Stopwatch.StartNew();
                 using (var stream = latest.OpenRead())
                 {
-                    state.Restore(stream);
+                    state.Restore(stream, latest.Index);
                 }
 
                 Log.Restored(logger, latest.Index, latest.Term, latest.Length ?? 0, watch.ElapsedMilliseconds);
@@ -238,7 +238,7 @@ public sealed class ReplicatedStateMachine : IStateMachine, IAsyncDisposable
 
             using (var read = installed.OpenRead())
             {
-                state.Restore(read);
+                state.Restore(read, entry.Index);
             }
         }
         catch (Exception e) when (e is not OperationCanceledException)

@@ -66,7 +66,7 @@ public sealed class ReplicatedMaster : IReplicatedState, IDisposable
         }
     }
 
-    public void Restore(Stream snapshot)
+    public void Restore(Stream snapshot, long index)
     {
         var restored = MasterState.ReadFrom(snapshot);
         gate.EnterWriteLock();
@@ -74,6 +74,7 @@ public sealed class ReplicatedMaster : IReplicatedState, IDisposable
         {
             state = restored;
             Volatile.Write(ref nextChunkHandle, restored.NextChunkHandle);
+            Volatile.Write(ref appliedIndex, index);
         }
         finally
         {

@@ -49,7 +49,7 @@ internal sealed class ListState : IReplicatedState
         }
     }
 
-    public void Restore(Stream snapshot)
+    public void Restore(Stream snapshot, long index)
     {
         using var reader = new BinaryReader(snapshot, Encoding.UTF8, leaveOpen: true);
         var count = reader.ReadInt32();

@@ -125,12 +125,21 @@ public sealed class MasterCluster : IAsyncDisposable
     public async Task<StatusReply[]> WaitConvergedAsync(MasterClient client, TimeSpan timeout)
     {
         StatusReply[] statuses = [];
-        await Retry.Until("every replica holds the same state", async () =>
+        try
         {
-            var running = Enumerable.Range(0, 3).Where(IsRunning).ToList();
-            statuses = await Task.WhenAll(running.Select(i => client.StatusAsync(Urls[i], includeStateHash: true)));
-            return statuses.Select(s => (s.AppliedIndex, s.StateHash)).Distinct().Count() == 1;
-        }, timeout, TimeSpan.FromMilliseconds(200));
+            await Retry.Until("every replica holds the same state", async () =>
+            {
+                var running = Enumerable.Range(0, 3).Where(IsRunning).ToList();
+                statuses = await Task.WhenAll(running.Select(i => client.StatusAsync(Urls[i], includeStateHash: true)));
+                return statuses.Select(s => (s.AppliedIndex, s.StateHash)).Distinct().Count() == 1;
+            }, timeout, TimeSpan.FromMilliseconds(200));
+        }
+        catch (TimeoutException e)
+        {
+            var seen = string.Join("; ", statuses.Select(s => $"member {s.MemberId}: applied {s.AppliedIndex}, hash {s.StateHash:x}, files {s.Files}, leader {s.IsLeader}"));
+            throw new TimeoutException($"{e.Message}\nlast statuses: {seen}\ncluster output:\n{Output()}", e);
+        }
+
         return statuses;
     }
 

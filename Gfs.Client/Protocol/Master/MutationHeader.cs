@@ -10,6 +10,13 @@ namespace Gfs.Client.Protocol.Master;
 [MessagePackObject]
 public sealed class MutationHeader
 {
+    /// <summary>
+    /// How many of a client's most recent request ids the master remembers. A client must not
+    /// issue request id n before every id up to n - Window has completed, or a slow request could
+    /// fall below what the master remembers and be refused.
+    /// </summary>
+    public const int Window = 32;
+
     /// <summary>A random, non-zero id chosen once per client instance.</summary>
     [Key(0)]
     public long ClientId { get; set; }
