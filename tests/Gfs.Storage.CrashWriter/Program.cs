@@ -1,12 +1,12 @@
 using Gfs.Storage;
 
 // usage:
-//   random DIR JOURNAL SEED   write, append, overwrite, re-version and delete at random until killed;
+//   random DIR JOURNAL SEED [WRITERS]   write, append, overwrite, re-version and delete at random until killed;
 //                             each operation is journaled as "B ..." before and "A ..." after its acknowledgement
 //   eio DIR                   run under syscall fault injection: try mutations and print each outcome
 if (args.Length < 2)
 {
-    Console.Error.WriteLine("usage: Gfs.Storage.CrashWriter random DIR JOURNAL SEED | eio DIR");
+    Console.Error.WriteLine("usage: Gfs.Storage.CrashWriter random DIR JOURNAL SEED [WRITERS] | eio DIR");
     return 2;
 }
 
@@ -46,52 +46,62 @@ if (args[0] == "eio")
     return 0;
 }
 
+// Several writers, each on its own chunks (handle % writers) with its own journal JOURNAL.<w>, so their
+// commits meet in the store's group commit.
 var journalPath = args[2];
-var random = new Random(int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
-await using var journalFile = new FileStream(journalPath, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0);
-await using var journal = new StreamWriter(journalFile) { AutoFlush = true };
-while (true)
-{
-    var chunks = store.ListChunks();
-    var roll = random.NextDouble();
-    var seed = random.Next();
-    if (chunks.Count < 3 || roll < 0.04)
-    {
-        var handle = chunks.Count == 0 ? 1 : chunks.Max(c => c.Handle) + 1;
-        journal.WriteLine($"B create {handle} 0 0 {seed} 1");
-        await store.CreateAsync(handle, 1);
-        journal.WriteLine("A 0");
-        continue;
-    }
+var seed = int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture);
+var writers = args.Length > 4 ? int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture) : 1;
+await Task.WhenAll(Enumerable.Range(0, writers).Select(w => Task.Run(() => WriterAsync(w))));
+return 0;
 
-    var c = chunks[random.Next(chunks.Count)];
-    var room = options.ChunkSize - c.Length;
-    if (roll < 0.55 && room > 0)
+async Task WriterAsync(int w)
+{
+    var random = new Random(seed + w);
+    await using var journalFile = new FileStream($"{journalPath}.{w}", FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0);
+    await using var journal = new StreamWriter(journalFile) { AutoFlush = true };
+    while (true)
     {
-        var length = (int)Math.Min(room, random.Next(1, 150_000));
-        journal.WriteLine($"B append {c.Handle} {c.Length} {length} {seed} {c.Version}");
-        var offset = await store.AppendAsync(c.Handle, Bytes(length, seed), c.Version);
-        journal.WriteLine($"A {offset}");
-    }
-    else if (roll < 0.85 && c.Length > 0)
-    {
-        var offset = random.NextInt64(c.Length);
-        var length = (int)Math.Min(options.ChunkSize - offset, random.Next(1, 100_000));
-        journal.WriteLine($"B write {c.Handle} {offset} {length} {seed} {c.Version}");
-        await store.WriteAsync(c.Handle, offset, Bytes(length, seed), c.Version);
-        journal.WriteLine($"A {offset}");
-    }
-    else if (roll < 0.95)
-    {
-        journal.WriteLine($"B version {c.Handle} 0 0 {seed} {c.Version + 1}");
-        await store.SetVersionAsync(c.Handle, c.Version + 1);
-        journal.WriteLine("A 0");
-    }
-    else if (chunks.Count > 4)
-    {
-        journal.WriteLine($"B delete {c.Handle} 0 0 {seed} {c.Version}");
-        await store.DeleteAsync(c.Handle);
-        journal.WriteLine("A 0");
+        var chunks = store.ListChunks().Where(c => (c.Handle - 1) % writers == w).ToList();
+        var roll = random.NextDouble();
+        var dataSeed = random.Next();
+        if (chunks.Count < 3 || roll < 0.04)
+        {
+            var handle = chunks.Count == 0 ? w + 1 : chunks.Max(c => c.Handle) + writers;
+            journal.WriteLine($"B create {handle} 0 0 {dataSeed} 1");
+            await store.CreateAsync(handle, 1);
+            journal.WriteLine("A 0");
+            continue;
+        }
+
+        var c = chunks[random.Next(chunks.Count)];
+        var room = options.ChunkSize - c.Length;
+        if (roll < 0.55 && room > 0)
+        {
+            var length = (int)Math.Min(room, random.Next(1, 150_000));
+            journal.WriteLine($"B append {c.Handle} {c.Length} {length} {dataSeed} {c.Version}");
+            var offset = await store.AppendAsync(c.Handle, Bytes(length, dataSeed), c.Version);
+            journal.WriteLine($"A {offset}");
+        }
+        else if (roll < 0.85 && c.Length > 0)
+        {
+            var offset = random.NextInt64(c.Length);
+            var length = (int)Math.Min(options.ChunkSize - offset, random.Next(1, 100_000));
+            journal.WriteLine($"B write {c.Handle} {offset} {length} {dataSeed} {c.Version}");
+            await store.WriteAsync(c.Handle, offset, Bytes(length, dataSeed), c.Version);
+            journal.WriteLine($"A {offset}");
+        }
+        else if (roll < 0.95)
+        {
+            journal.WriteLine($"B version {c.Handle} 0 0 {dataSeed} {c.Version + 1}");
+            await store.SetVersionAsync(c.Handle, c.Version + 1);
+            journal.WriteLine("A 0");
+        }
+        else if (chunks.Count > 4)
+        {
+            journal.WriteLine($"B delete {c.Handle} 0 0 {dataSeed} {c.Version}");
+            await store.DeleteAsync(c.Handle);
+            journal.WriteLine("A 0");
+        }
     }
 }
 

@@ -33,77 +33,87 @@ public sealed class CrashTests
     }
 
     [Fact]
-    public async Task KilledWriter_LosesNoAcknowledgedByte_AndNeverServesABadChecksum()
+    public async Task KilledWriters_LoseNoAcknowledgedByte_AndNeverServeABadChecksum()
     {
+        const int Writers = 3;
         using var temp = new TempDirectory("gfs-crash");
         var storeDir = temp.Combine("store");
-        var model = new Dictionary<long, ChunkModel>();
+        var models = Enumerable.Range(0, Writers).Select(_ => new Dictionary<long, ChunkModel>()).ToArray();
         var seed = Environment.GetEnvironmentVariable("GFS_CRASH_SEED") is { } s ? int.Parse(s, CultureInfo.InvariantCulture) : Random.Shared.Next();
         var random = new Random(seed);
         var totalAcked = 0;
         var inFlightOutcomes = new Dictionary<string, int>();
         for (var kill = 0; kill < Kills; kill++)
         {
-            var journal = temp.Combine($"journal-{kill}.txt");
-            using (var child = CrashWriterProcess.Start("random", storeDir, journal, random.Next().ToString(CultureInfo.InvariantCulture)))
+            var journal = temp.Combine($"journal-{kill}");
+            using (var child = CrashWriterProcess.Start("random", storeDir, journal, random.Next().ToString(CultureInfo.InvariantCulture), Writers.ToString(CultureInfo.InvariantCulture)))
             {
                 await child.WaitReadyAsync(TimeSpan.FromSeconds(60));
 
                 // Let a few operations through, then kill at a random moment.
-                var wanted = random.Next(2, 12);
-                await Retry.Until($"the writer acknowledges {wanted} operations (seed {seed})", () => CountAcks(journal) >= wanted, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(5));
+                var wanted = random.Next(2, 20);
+                await Retry.Until($"the writers acknowledge {wanted} operations (seed {seed})", () => Enumerable.Range(0, Writers).Sum(w => CountAcks($"{journal}.{w}")) >= wanted, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(5));
                 await Task.Delay(random.Next(0, 40), Ct);
                 child.Kill();
             }
 
-            var (acked, inFlight) = ReadJournal(journal);
-            totalAcked += acked.Count;
-            foreach (var op in acked)
-            {
-                Apply(model, op);
-            }
-
             var options = new ChunkStoreOptions { Directory = storeDir, ChunkSize = 1024 * 1024, WalSegmentSize = 1024 * 1024, IndexMemorySize = 4 * 1024 * 1024 };
             await using var store = await ChunkStore.OpenAsync(options, cancellationToken: Ct);
-            var context = $"seed {seed}, kill {kill}, in flight: {inFlight}";
-
-            // The one operation in flight may or may not have happened, but never half.
-            if (inFlight is not null)
+            for (var w = 0; w < Writers; w++)
             {
-                var after = new Dictionary<long, ChunkModel>(model.Select(kv => KeyValuePair.Create(kv.Key, kv.Value.Clone())));
-                Apply(after, inFlight);
-                var happened = Matches(store, after);
-                var notHappened = Matches(store, model);
-                Assert.True(happened || notHappened, $"state after the kill is neither before nor after the operation in flight ({context})");
-                if (happened && !notHappened)
+                var (acked, inFlight) = ReadJournal($"{journal}.{w}");
+                totalAcked += acked.Count;
+                foreach (var op in acked)
                 {
-                    model = after;
+                    Apply(models[w], op);
                 }
 
-                var key = inFlight.Kind + (happened && !notHappened ? "+" : "-");
-                inFlightOutcomes[key] = inFlightOutcomes.GetValueOrDefault(key) + 1;
-            }
+                var context = $"seed {seed}, kill {kill}, writer {w}, in flight: {inFlight}";
+                var mine = (long handle) => (handle - 1) % Writers == w;
 
-            foreach (var (handle, expected) in model)
-            {
-                var info = store.GetChunk(handle);
-                Assert.True(info is not null, $"chunk {handle} is lost ({context})");
-                Assert.Equal(expected.Version, info!.Value.Version);
-                Assert.False(info.Value.IsCorrupt, $"chunk {handle} flagged corrupt ({context})");
-                Assert.Equal(expected.Data.ToArray(), await StoreHarness.ReadAllAsync(store, handle));
-                Assert.Null(await store.VerifyAsync(handle, Ct));
-            }
+                // The one operation in flight may or may not have happened, but never half.
+                if (inFlight is not null)
+                {
+                    var after = new Dictionary<long, ChunkModel>(models[w].Select(kv => KeyValuePair.Create(kv.Key, kv.Value.Clone())));
+                    Apply(after, inFlight);
+                    var happened = Matches(store, after, mine);
+                    var notHappened = Matches(store, models[w], mine);
+                    Assert.True(happened || notHappened, $"state after the kill is neither before nor after the operation in flight ({context})");
+                    if (happened && !notHappened)
+                    {
+                        models[w] = after;
+                    }
 
-            Assert.Equal(model.Keys.Order().ToList(), store.ListChunks().Select(c => c.Handle).ToList());
+                    var key = inFlight.Kind + (happened && !notHappened ? "+" : "-");
+                    inFlightOutcomes[key] = inFlightOutcomes.GetValueOrDefault(key) + 1;
+                }
+
+                foreach (var (handle, expected) in models[w])
+                {
+                    var info = store.GetChunk(handle);
+                    Assert.True(info is not null, $"chunk {handle} is lost ({context})");
+                    Assert.Equal(expected.Version, info!.Value.Version);
+                    Assert.False(info.Value.IsCorrupt, $"chunk {handle} flagged corrupt ({context})");
+                    Assert.Equal(expected.Data.ToArray(), await StoreHarness.ReadAllAsync(store, handle));
+                    Assert.Null(await store.VerifyAsync(handle, Ct));
+                }
+
+                Assert.Equal(models[w].Keys.Order().ToList(), store.ListChunks().Select(c => c.Handle).Where(mine).ToList());
+            }
         }
 
         Assert.True(totalAcked >= Kills, $"only {totalAcked} operations were acknowledged over {Kills} kills");
-        TestContext.Current.SendDiagnosticMessage($"crash test seed {seed}: {Kills} kills, {totalAcked} acknowledged operations, in flight at kill: {string.Join(", ", inFlightOutcomes.Select(kv => $"{kv.Key}={kv.Value}"))}");
+        var summary = $"crash test seed {seed}: {Kills} kills, {totalAcked} acknowledged operations, in flight at kill: {string.Join(", ", inFlightOutcomes.Select(kv => $"{kv.Key}={kv.Value}"))}";
+        TestContext.Current.SendDiagnosticMessage(summary);
+        if (Environment.GetEnvironmentVariable("GFS_CRASH_SUMMARY") is { } summaryFile)
+        {
+            File.AppendAllText(summaryFile, summary + "\n");
+        }
     }
 
-    private static bool Matches(ChunkStore store, Dictionary<long, ChunkModel> model)
+    private static bool Matches(ChunkStore store, Dictionary<long, ChunkModel> model, Func<long, bool> mine)
     {
-        var chunks = store.ListChunks();
+        var chunks = store.ListChunks().Where(c => mine(c.Handle)).ToList();
         if (!chunks.Select(c => c.Handle).Order().SequenceEqual(model.Keys.Order()))
         {
             return false;
