@@ -53,6 +53,7 @@ public sealed class TransportBenchmark : IBenchmarkSuite
         };
 
         var results = cases.ToDictionary(c => c.Name, _ => new List<double>());
+        var cpu = cases.ToDictionary(c => c.Name, _ => new List<double>());
         for (var warmup = 0; warmup < 2; warmup++)
         {
             foreach (var (_, run) in cases)
@@ -67,16 +68,18 @@ public sealed class TransportBenchmark : IBenchmarkSuite
             foreach (var (name, run) in cases)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                var before = Environment.CpuUsage.TotalTime;
                 results[name].Add(Stats.MBps(Size, await run()));
+                cpu[name].Add((Environment.CpuUsage.TotalTime - before).TotalSeconds * (1L << 30) / Size);
             }
         }
 
         var medians = results.ToDictionary(r => r.Key, r => Stats.Median(r.Value));
         Console.WriteLine($"64 MiB over loopback, {runs} runs each after 2 warm-ups; median MB/s (min–max)");
-        Console.WriteLine($"{"case",-28} {"median",8} {"min",8} {"max",8}  ratio to raw");
+        Console.WriteLine($"{"case",-28} {"median",8} {"min",8} {"max",8} {"CPU s/GiB",10}  ratio to raw");
         foreach (var (name, values) in results)
         {
-            Console.WriteLine($"{name,-28} {medians[name],8:0} {values.Min(),8:0} {values.Max(),8:0}  {Ratio(name, medians)}");
+            Console.WriteLine($"{name,-28} {medians[name],8:0} {values.Min(),8:0} {values.Max(),8:0} {Stats.Median(cpu[name]),10:0.00}  {Ratio(name, medians)}");
         }
 
         certificateDirectory.Delete(recursive: true);
