@@ -1,0 +1,281 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Gfs.Client;
+using Gfs.Client.Protocol;
+using Gfs.Client.Protocol.Master;
+using Gfs.Client.Transport;
+
+namespace Gfs.Benchmarks.MasterApi;
+
+/// <summary>
+/// Namespace operations per second through the real HTTP/2 API of three real <c>gfs master</c>
+/// processes (1 and 64 clients, and the batch RPC), then leader failover over repeated SIGKILLs.
+/// </summary>
+public sealed class MasterApiSuite : IBenchmarkSuite
+{
+    public string Name => "master-api";
+
+    public string Description => "ops/s through three gfs master processes (1 and 64 clients, batch) and failover over kills. Options: --runs N (3) --seconds S (2) --kills K (20)";
+
+    public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var runs = Option(args, "--runs", 3);
+        var seconds = Option(args, "--seconds", 2);
+        var kills = Option(args, "--kills", 20);
+        var root = Directory.CreateTempSubdirectory("gfs-master-api-");
+        await using var cluster = new Cluster(root.FullName);
+        await cluster.StartAsync();
+        using var rpc = new RpcClient(new RpcClientOptions());
+        var options = new GfsClientOptions { Masters = cluster.Urls, OperationTimeout = TimeSpan.FromSeconds(60) };
+
+        Console.WriteLine($"three gfs master processes on loopback; {runs} runs of ~{seconds} s each, medians");
+        Console.WriteLine($"{"operation",-22} {"clients",7} {"ops/s",10} {"min",10} {"max",10}");
+        foreach (var clients in new[] { 1, 64 })
+        {
+            var results = new Dictionary<string, List<double>>();
+            for (var run = 0; run < runs; run++)
+            {
+                var masters = Enumerable.Range(0, clients).Select(_ => new MasterClient(options, rpc)).ToArray();
+                var prefix = $"/bench/c{clients}-r{run}";
+                await masters[0].MutateAsync(NamespaceOp.Of(NamespaceOpKind.Mkdir, prefix, flag: true), cancellationToken);
+                await Task.WhenAll(masters.Select((m, c) => m.MutateAsync(NamespaceOp.Of(NamespaceOpKind.Mkdir, $"{prefix}/c{c}"), cancellationToken)));
+
+                var created = new int[clients];
+                Add(results, "mkdir", await MeasureAsync(masters, seconds, (m, c, n) => m.MutateAsync(NamespaceOp.Of(NamespaceOpKind.Mkdir, $"{prefix}/c{c}/d{n}"), cancellationToken), cancellationToken));
+                Add(results, "create", await MeasureAsync(masters, seconds, async (m, c, n) =>
+                {
+                    await m.MutateAsync(NamespaceOp.Of(NamespaceOpKind.CreateFile, $"{prefix}/c{c}/f{n}"), cancellationToken);
+                    created[c] = n + 1;
+                }, cancellationToken));
+                Add(results, "stat", await MeasureAsync(masters, seconds, (m, c, n) => m.StatAsync($"{prefix}/c{c}/f{n % Math.Max(1, created[c])}", cancellationToken), cancellationToken));
+                Add(results, "list (100 entries)", await MeasureAsync(masters, seconds, (m, c, _) => m.ListAsync($"{prefix}/c{c}", limit: 100, cancellationToken: cancellationToken), cancellationToken));
+                Add(results, "delete", await MeasureAsync(masters, seconds, async (m, c, n) =>
+                {
+                    if (n < created[c])
+                    {
+                        await m.MutateAsync(NamespaceOp.Of(NamespaceOpKind.Delete, $"{prefix}/c{c}/f{n}"), cancellationToken);
+                    }
+                    else
+                    {
+                        await m.MutateAsync(NamespaceOp.Of(NamespaceOpKind.Delete, $"{prefix}/c{c}/d{n - created[c]}"), cancellationToken);
+                    }
+                }, cancellationToken));
+                Add(results, "create, batch of 100", await MeasureAsync(masters, seconds, async (m, c, n) =>
+                {
+                    var reply = await m.BatchAsync(Enumerable.Range(0, 100).Select(i => NamespaceOp.Of(NamespaceOpKind.CreateFile, $"{prefix}/c{c}/b{n}-{i}")).ToList(), cancellationToken);
+                    if (reply.Results.Any(r => r.Code != ErrorCode.Ok))
+                    {
+                        throw new InvalidOperationException("a batched create failed");
+                    }
+                }, cancellationToken, opsPerCall: 100));
+
+                foreach (var m in masters)
+                {
+                    m.Dispose();
+                }
+            }
+
+            foreach (var (name, values) in results)
+            {
+                Console.WriteLine($"{name,-22} {clients,7} {Stats.Median(values),10:0} {values.Min(),10:0} {values.Max(),10:0}");
+            }
+        }
+
+        await FailoverAsync(cluster, options, rpc, kills, cancellationToken);
+        root.Delete(recursive: true);
+        return 0;
+    }
+
+    private static async Task FailoverAsync(Cluster cluster, GfsClientOptions options, RpcClient rpc, int kills, CancellationToken cancellationToken)
+    {
+        using var writer = new MasterClient(options with { InitialRetryDelay = TimeSpan.FromMilliseconds(10), MaxRetryDelay = TimeSpan.FromMilliseconds(100), AttemptTimeout = TimeSpan.FromSeconds(2) }, rpc);
+        await writer.MutateAsync(NamespaceOp.Of(NamespaceOpKind.Mkdir, "/failover", flag: true), cancellationToken);
+        var samples = new List<double>();
+        var lost = 0;
+        var acknowledged = new List<string>();
+        for (var k = 0; k < kills; k++)
+        {
+            var leader = await cluster.LeaderAsync(writer, cancellationToken);
+            using var stop = new CancellationTokenSource();
+            long killedAt = 0;
+            double firstAfter = -1;
+            var load = Task.Run(async () =>
+            {
+                for (var n = 0; !stop.IsCancellationRequested; n++)
+                {
+                    var path = $"/failover/k{k}-{n}";
+                    await writer.MutateAsync(NamespaceOp.Of(NamespaceOpKind.CreateFile, path), cancellationToken);
+                    acknowledged.Add(path);
+                    var at = Volatile.Read(ref killedAt);
+                    if (at != 0 && firstAfter < 0)
+                    {
+                        firstAfter = Stopwatch.GetElapsedTime(at).TotalMilliseconds;
+                        return;
+                    }
+                }
+            }, cancellationToken);
+
+            await Task.Delay(300, cancellationToken);
+            cluster.Kill(leader);
+            Volatile.Write(ref killedAt, Stopwatch.GetTimestamp());
+            await load;
+            samples.Add(firstAfter);
+            await cluster.RestartAsync(leader);
+            await Task.Delay(500, cancellationToken);
+        }
+
+        // Every acknowledged create must be there after all the kills.
+        foreach (var chunk in acknowledged.Chunk(500))
+        {
+            foreach (var path in chunk)
+            {
+                try
+                {
+                    await writer.StatAsync(path, cancellationToken);
+                }
+                catch (GfsException e) when (e.Code == ErrorCode.NotFound)
+                {
+                    lost++;
+                }
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"failover (SIGKILL leader → first acknowledged create), {samples.Count} kills: p50 {Stats.Percentile(samples, 50):0} ms, p99 {Stats.Percentile(samples, 99):0} ms, max {samples.Max():0} ms");
+        Console.WriteLine($"acknowledged creates during the kills: {acknowledged.Count}, lost: {lost}");
+    }
+
+    private static async Task<double> MeasureAsync(MasterClient[] clients, int seconds, Func<MasterClient, int, int, Task> op, CancellationToken cancellationToken, int opsPerCall = 1)
+    {
+        var deadline = Stopwatch.StartNew();
+        var counts = new long[clients.Length];
+        await Task.WhenAll(clients.Select((client, c) => Task.Run(async () =>
+        {
+            for (var n = 0; deadline.Elapsed.TotalSeconds < seconds; n++)
+            {
+                await op(client, c, n);
+                counts[c]++;
+            }
+        }, cancellationToken)));
+        return counts.Sum() * opsPerCall / deadline.Elapsed.TotalSeconds;
+    }
+
+    private static void Add(Dictionary<string, List<double>> results, string name, double value)
+    {
+        if (!results.TryGetValue(name, out var list))
+        {
+            results[name] = list = [];
+        }
+
+        list.Add(value);
+    }
+
+    private static int Option(string[] args, string name, int fallback)
+    {
+        var at = Array.IndexOf(args, name);
+        return at >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+
+    /// <summary>Three gfs master processes started from the gfs.dll beside this benchmark.</summary>
+    private sealed class Cluster(string root) : IAsyncDisposable
+    {
+        private readonly Process?[] processes = new Process?[3];
+
+        public Uri[] Urls { get; } = Enumerable.Range(0, 3).Select(_ => new Uri($"http://127.0.0.1:{FreePort()}")).ToArray();
+
+        public async Task StartAsync()
+        {
+            var ready = Enumerable.Range(0, 3).Select(Launch).ToList();
+            await Task.WhenAll(ready);
+        }
+
+        public void Kill(int index)
+        {
+            processes[index]?.Kill();
+            processes[index]?.WaitForExit();
+            processes[index]?.Dispose();
+            processes[index] = null;
+        }
+
+        public async Task RestartAsync(int index)
+        {
+            Kill(index);
+            await Launch(index);
+        }
+
+        public async Task<int> LeaderAsync(MasterClient client, CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                for (var i = 0; i < 3; i++)
+                {
+                    if (processes[i] is null)
+                    {
+                        continue;
+                    }
+
+                    try
+                    {
+                        if ((await client.StatusAsync(Urls[i], cancellationToken: cancellationToken)).IsLeader)
+                        {
+                            return i;
+                        }
+                    }
+                    catch (GfsException)
+                    {
+                    }
+                }
+
+                await Task.Delay(50, cancellationToken);
+            }
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                Kill(i);
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
+        private Task Launch(int index)
+        {
+            var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var argument in new[]
+            {
+                Path.Combine(AppContext.BaseDirectory, "gfs.dll"), "master", "--id", index.ToString(CultureInfo.InvariantCulture),
+                "--peers", string.Join(',', Urls.Select(u => u.ToString())), "--data", Path.Combine(root, $"m{index}"), "--log-level", "Warning",
+            })
+            {
+                info.ArgumentList.Add(argument);
+            }
+
+            var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var process = new Process { StartInfo = info };
+            process.OutputDataReceived += (_, e) =>
+            {
+                if (e.Data?.StartsWith("gfs master ready", StringComparison.Ordinal) == true)
+                {
+                    ready.TrySetResult();
+                }
+            };
+            process.ErrorDataReceived += (_, _) => { };
+            process.Start();
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            processes[index] = process;
+            return ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+
+        private static int FreePort()
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            return ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+    }
+}
