@@ -146,9 +146,15 @@ public sealed partial class StorageSuite : IBenchmarkSuite
         ReadWindow = readWindow,
     };
 
+    /// <summary>
+    /// One run: each chunk is written by the store and, next to it, the same bytes to a raw file (alternating which
+    /// goes first), so disk noise hits both sides alike; then every chunk is read back both ways from the page cache
+    /// (each read repeated so a measurement lasts long enough) and after dropping it from the cache.
+    /// </summary>
     private static async Task<(double WriteOurs, double WriteRaw, double HotOurs, double HotRaw, double ColdOurs, double ColdRaw)> ChunkThroughputAsync(
         string root, byte[] data, int runs, int chunks, bool whole, CancellationToken cancellationToken)
     {
+        const int HotRepeats = 4;
         var wOurs = new List<double>();
         var wRaw = new List<double>();
         var hOurs = new List<double>();
@@ -163,14 +169,17 @@ public sealed partial class StorageSuite : IBenchmarkSuite
             var rawDir = Path.Combine(root, $"raw-{run}");
             Directory.CreateDirectory(rawDir);
             await using var store = await ChunkStore.OpenAsync(StoreOptions(storeDir), cancellationToken: cancellationToken);
+            string OurPath(int c) => Path.Combine(storeDir, "chunks", $"{c + 1:x16}.chunk");
+            string RawPath(int c) => Path.Combine(rawDir, $"{c}.raw");
 
-            // Alternate which goes first so neither always meets a busier disk.
-            for (var side = 0; side < 2; side++)
+            var oursTime = TimeSpan.Zero;
+            var rawTime = TimeSpan.Zero;
+            for (var c = 0; c < chunks; c++)
             {
-                var oursNow = (run + side) % 2 == 0;
-                var sw = Stopwatch.StartNew();
-                for (var c = 0; c < chunks; c++)
+                for (var side = 0; side < 2; side++)
                 {
+                    var oursNow = (run + c + side) % 2 == 0;
+                    var sw = Stopwatch.StartNew();
                     if (oursNow)
                     {
                         await store.CreateAsync(c + 1, 1, cancellationToken);
@@ -185,85 +194,97 @@ public sealed partial class StorageSuite : IBenchmarkSuite
                                 await store.AppendAsync(c + 1, data.AsMemory(at, Piece), 1, cancellationToken);
                             }
                         }
+
+                        oursTime += sw.Elapsed;
                     }
                     else
                     {
-                        using var f = File.OpenHandle(Path.Combine(rawDir, $"{c}.raw"), FileMode.Create, FileAccess.ReadWrite);
-                        if (whole)
+                        using (var f = File.OpenHandle(RawPath(c), FileMode.Create, FileAccess.ReadWrite))
                         {
-                            RandomAccess.Write(f, data, 0);
-                            DataSync(f);
-                        }
-                        else
-                        {
-                            for (var at = 0; at < ChunkSize; at += Piece)
+                            if (whole)
                             {
-                                RandomAccess.Write(f, data.AsSpan(at, Piece), at);
+                                RandomAccess.Write(f, data, 0);
                                 DataSync(f);
-                            }
-                        }
-                    }
-                }
-
-                (oursNow ? wOurs : wRaw).Add(Stats.MBps(bytes, sw.Elapsed));
-            }
-
-            if (whole)
-            {
-                // Hot: straight after writing, the chunks are in the page cache. Cold: pages dropped first.
-                for (var pass = 0; pass < 2; pass++)
-                {
-                    var cold = pass == 1;
-                    for (var side = 0; side < 2; side++)
-                    {
-                        var oursNow = (run + side) % 2 == 0;
-                        if (cold)
-                        {
-                            for (var c = 0; c < chunks; c++)
-                            {
-                                DropCache(oursNow ? Path.Combine(storeDir, "chunks", $"{c + 1:x16}.chunk") : Path.Combine(rawDir, $"{c}.raw"));
-                            }
-                        }
-
-                        long total = 0;
-                        var sw = Stopwatch.StartNew();
-                        for (var c = 0; c < chunks; c++)
-                        {
-                            if (oursNow)
-                            {
-                                total += await store.ReadAsync(c + 1, 0, ChunkSize, static (_, _) => default, cancellationToken);
                             }
                             else
                             {
-                                using var f = File.OpenHandle(Path.Combine(rawDir, $"{c}.raw"), FileMode.Open, FileAccess.Read);
-                                for (long at = 0; at < ChunkSize;)
+                                for (var at = 0; at < ChunkSize; at += Piece)
                                 {
-                                    var n = RandomAccess.Read(f, buffer, at);
-                                    if (n == 0)
-                                    {
-                                        break;
-                                    }
-
-                                    at += n;
-                                    total += n;
+                                    RandomAccess.Write(f, data.AsSpan(at, Piece), at);
+                                    DataSync(f);
                                 }
                             }
                         }
 
-                        if (total != bytes)
-                        {
-                            throw new InvalidOperationException($"read {total} of {bytes} bytes");
-                        }
-
-                        var list = (cold, oursNow) switch
-                        {
-                            (false, true) => hOurs,
-                            (false, false) => hRaw,
-                            (true, true) => cOurs,
-                            _ => cRaw,
-                        };
-                        list.Add(Stats.MBps(bytes, sw.Elapsed));
+                        rawTime += sw.Elapsed;
                     }
+                }
+            }
+
+            wOurs.Add(Stats.MBps(bytes, oursTime));
+            wRaw.Add(Stats.MBps(bytes, rawTime));
+
+            if (whole)
+            {
+                for (var pass = 0; pass < 2; pass++)
+                {
+                    var cold = pass == 1;
+                    var repeats = cold ? 1 : HotRepeats;
+                    oursTime = TimeSpan.Zero;
+                    rawTime = TimeSpan.Zero;
+                    for (var c = 0; c < chunks; c++)
+                    {
+                        for (var side = 0; side < 2; side++)
+                        {
+                            var oursNow = (run + c + side) % 2 == 0;
+                            if (cold)
+                            {
+                                DropCache(oursNow ? OurPath(c) : RawPath(c));
+                            }
+
+                            var sw = Stopwatch.StartNew();
+                            for (var r = 0; r < repeats; r++)
+                            {
+                                long total = 0;
+                                if (oursNow)
+                                {
+                                    total = await store.ReadAsync(c + 1, 0, ChunkSize, static (_, _) => default, cancellationToken);
+                                }
+                                else
+                                {
+                                    using var f = File.OpenHandle(RawPath(c), FileMode.Open, FileAccess.Read);
+                                    for (long at = 0; at < ChunkSize;)
+                                    {
+                                        var n = RandomAccess.Read(f, buffer, at);
+                                        if (n == 0)
+                                        {
+                                            break;
+                                        }
+
+                                        at += n;
+                                        total += n;
+                                    }
+                                }
+
+                                if (total != ChunkSize)
+                                {
+                                    throw new InvalidOperationException($"read {total} of {ChunkSize} bytes");
+                                }
+                            }
+
+                            if (oursNow)
+                            {
+                                oursTime += sw.Elapsed;
+                            }
+                            else
+                            {
+                                rawTime += sw.Elapsed;
+                            }
+                        }
+                    }
+
+                    (cold ? cOurs : hOurs).Add(Stats.MBps(bytes * repeats, oursTime));
+                    (cold ? cRaw : hRaw).Add(Stats.MBps(bytes * repeats, rawTime));
                 }
             }
 
