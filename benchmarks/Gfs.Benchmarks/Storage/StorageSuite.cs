@@ -55,14 +55,14 @@ public sealed partial class StorageSuite : IBenchmarkSuite
             Console.WriteLine($"storage suite: {runs} runs, {chunkCount} x 64 MiB per run, directory {root} ({FileSystemOf(root)}), {Environment.ProcessorCount} cores");
             var data = new byte[ChunkSize];
             new Random(1).NextBytes(data);
-            var rows = new List<(string Name, double Ours, double Raw, string Unit)>();
+            var rows = new List<(string Name, List<double> Ours, List<double> Raw, string Unit)>();
 
             // Warm-up (not counted): lets the JIT tier up and the disk settle.
             await ChunkThroughputAsync(root, data, 1, 1, whole: true, cancellationToken);
 
             var (writeOurs, writeRaw, readHotOurs, readHotRaw, readColdOurs, readColdRaw) = await ChunkThroughputAsync(root, data, runs, chunkCount, whole: true, cancellationToken);
             rows.Add(("sequential write, one 64 MiB write per chunk, durable", writeOurs, writeRaw, "MB/s"));
-            var (appendOurs, appendRaw) = only == "chunks" ? (0d, 1d) : Pick(await ChunkThroughputAsync(root, data, runs, chunkCount, whole: false, cancellationToken));
+            var (appendOurs, appendRaw) = only == "chunks" ? ([], []) : Pick(await ChunkThroughputAsync(root, data, runs, chunkCount, whole: false, cancellationToken));
             rows.Add(("sequential write, 1 MiB durable appends", appendOurs, appendRaw, "MB/s"));
             rows.Add(("read 64 MiB chunks, page cache (verified vs plain)", readHotOurs, readHotRaw, "MB/s"));
             rows.Add(("read 64 MiB chunks, from disk (verified vs plain)", readColdOurs, readColdRaw, "MB/s"));
@@ -94,16 +94,19 @@ public sealed partial class StorageSuite : IBenchmarkSuite
         }
     }
 
-    private static (double, double) Pick((double W, double R, double, double, double, double) t) => (t.W, t.R);
+    private static (List<double>, List<double>) Pick((List<double> W, List<double> R, List<double>, List<double>, List<double>, List<double>) t) => (t.W, t.R);
 
-    private static void Print(List<(string Name, double Ours, double Raw, string Unit)> rows, int runs)
+    private static void Print(List<(string Name, List<double> Ours, List<double> Raw, string Unit)> rows, int runs)
     {
         Console.WriteLine();
-        Console.WriteLine($"| measurement (median of {runs} runs) | Gfs.Storage | raw baseline | ratio |");
-        Console.WriteLine("|---|---:|---:|---:|");
+        Console.WriteLine($"| measurement (median of {runs} runs) | Gfs.Storage | raw baseline | ratio | median of per-run ratios |");
+        Console.WriteLine("|---|---:|---:|---:|---:|");
         foreach (var (name, ours, raw, unit) in rows)
         {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {ours:0} {unit} | {raw:0} {unit} | {ours / raw * 100:0} % |"));
+            var o = Stats.Median(ours);
+            var r = Stats.Median(raw);
+            var paired = Stats.Median(ours.Zip(raw, (a, b) => a / b).ToList());
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {o:0} {unit} | {r:0} {unit} | {o / r * 100:0} % | {paired * 100:0} % |"));
         }
     }
 
@@ -151,7 +154,7 @@ public sealed partial class StorageSuite : IBenchmarkSuite
     /// goes first), so disk noise hits both sides alike; then every chunk is read back both ways from the page cache
     /// (each read repeated so a measurement lasts long enough) and after dropping it from the cache.
     /// </summary>
-    private static async Task<(double WriteOurs, double WriteRaw, double HotOurs, double HotRaw, double ColdOurs, double ColdRaw)> ChunkThroughputAsync(
+    private static async Task<(List<double> WriteOurs, List<double> WriteRaw, List<double> HotOurs, List<double> HotRaw, List<double> ColdOurs, List<double> ColdRaw)> ChunkThroughputAsync(
         string root, byte[] data, int runs, int chunks, bool whole, CancellationToken cancellationToken)
     {
         const int HotRepeats = 4;
@@ -300,16 +303,14 @@ public sealed partial class StorageSuite : IBenchmarkSuite
             Console.WriteLine(line);
         }
 
-        return (Stats.Median(wOurs), Stats.Median(wRaw),
-            whole ? Stats.Median(hOurs) : 0, whole ? Stats.Median(hRaw) : 0,
-            whole ? Stats.Median(cOurs) : 0, whole ? Stats.Median(cRaw) : 0);
+        return (wOurs, wRaw, hOurs, hRaw, cOurs, cRaw);
     }
 
     /// <summary>
     /// Durable small commits per second for two seconds: set-version (metadata only) or small appends, each writer
     /// on its own chunk. The raw baseline per writer is a 64-byte (or same-size) write + fdatasync to its own file.
     /// </summary>
-    private static async Task<(double Ours, double Raw)> CommitsAsync(string root, int writers, int runs, int appendBytes, CancellationToken cancellationToken)
+    private static async Task<(List<double> Ours, List<double> Raw)> CommitsAsync(string root, int writers, int runs, int appendBytes, CancellationToken cancellationToken)
     {
         var ours = new List<double>();
         var raw = new List<double>();
@@ -378,6 +379,6 @@ public sealed partial class StorageSuite : IBenchmarkSuite
                 $"  run {run + 1} ({(appendBytes == 0 ? "set version" : $"{appendBytes} B appends")}, {writers} writers): {ours[^1]:0} vs raw {raw[^1]:0} ops/s"));
         }
 
-        return (Stats.Median(ours), Stats.Median(raw));
+        return (ours, raw);
     }
 }
