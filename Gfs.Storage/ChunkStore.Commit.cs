@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Gfs.Storage.Chunks;
 using Gfs.Storage.Io;
 
@@ -68,40 +69,57 @@ public sealed partial class ChunkStore
         var reader = commits.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            batch.Clear();
-            checkpoints.Clear();
-            long bytes = 0;
-            while (bytes < 64L * 1024 * 1024 && reader.TryRead(out var r))
+            try
             {
-                if (r.IsCheckpoint)
+                await CommitRoundAsync(reader, batch, payloads, synced, checkpoints).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                // Never let the committer die: callers would wait forever. An unexpected failure fails the store.
+                var failed = MarkFailed("the committer failed: " + e.Message, e);
+                foreach (var r in batch.Concat(checkpoints))
                 {
-                    checkpoints.Add(r);
-                    continue;
+                    r.Done.TrySetException(failed);
                 }
-
-                batch.Add(r);
-                bytes += r.Payload.Length;
-            }
-
-            if (batch.Count > 0)
-            {
-                CommitBatch(batch, payloads, synced);
-            }
-
-            if (failure is null && (checkpoints.Count > 0 || wal.BytesAppended - walBytesAtCheckpoint >= options.CheckpointWalBytes))
-            {
-                await CheckpointAsync().ConfigureAwait(false);
-            }
-
-            foreach (var c in checkpoints)
-            {
-                c.Done.TrySetResult();
             }
         }
 
         if (failure is null && !abandoned)
         {
             await CheckpointAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task CommitRoundAsync(ChannelReader<CommitRequest> reader, List<CommitRequest> batch, List<ReadOnlyMemory<byte>> payloads, HashSet<ChunkState> synced, List<CommitRequest> checkpoints)
+    {
+        batch.Clear();
+        checkpoints.Clear();
+        long bytes = 0;
+        while (bytes < 64L * 1024 * 1024 && reader.TryRead(out var r))
+        {
+            if (r.IsCheckpoint)
+            {
+                checkpoints.Add(r);
+                continue;
+            }
+
+            batch.Add(r);
+            bytes += r.Payload.Length;
+        }
+
+        if (batch.Count > 0)
+        {
+            CommitBatch(batch, payloads, synced);
+        }
+
+        if (failure is null && (checkpoints.Count > 0 || wal.BytesAppended - walBytesAtCheckpoint >= options.CheckpointWalBytes))
+        {
+            await CheckpointAsync().ConfigureAwait(false);
+        }
+
+        foreach (var c in checkpoints)
+        {
+            c.Done.TrySetResult();
         }
     }
 

@@ -40,11 +40,13 @@ public sealed partial class ChunkStore
     }
 
     /// <summary>
-    /// Reads whole blocks in windows, two windows in flight: the next window is read while the current one is
-    /// verified and handed out, so checksum work overlaps the copy from the page cache.
+    /// Reads whole blocks in windows. Two windows are in flight, each read and verified by one thread-pool task
+    /// (so the bytes a core copies from the page cache are checksummed from that core's cache), and handed to the
+    /// sink in order, each only after all its blocks were verified.
     /// </summary>
     private async ValueTask<long> ReadVerifiedAsync(ChunkState state, long offset, long length, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> sink, CancellationToken cancellationToken)
     {
+        const int Depth = 2;
         await state.Gate.EnterReadAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -67,64 +69,65 @@ public sealed partial class ChunkStore
 
             var file = FileOf(state);
             var window = options.ReadWindow;
-            var pos = offset / Block * Block;
+            var next = offset / Block * Block;
             var stop = Math.Min(record.Length, (end + Block - 1) / Block * Block);
-            var current = ArrayPool<byte>.Shared.Rent(window);
-            var spare = ArrayPool<byte>.Shared.Rent(window);
-            ValueTask<int> pending = default;
-            var inFlight = false;
+            var inFlight = new Queue<(Task Task, byte[] Buffer, long Position, int Size)>(Depth);
+            var free = new Stack<byte[]>(Depth);
             try
             {
-                var size = (int)Math.Min(window, stop - pos);
-                pending = RandomAccess.ReadAsync(file, current.AsMemory(0, size), pos, cancellationToken);
-                inFlight = true;
                 while (true)
                 {
-                    var n = await pending.ConfigureAwait(false);
-                    inFlight = false;
-                    if (n < size)
+                    while (inFlight.Count < Depth && next < stop)
                     {
-                        n += ReadRest(file, current.AsSpan(n, size - n), pos + n);
+                        var buffer = free.Count > 0 ? free.Pop() : ArrayPool<byte>.Shared.Rent(window);
+                        var pos = next;
+                        var size = (int)Math.Min(window, stop - pos);
+                        next += size;
+                        var task = Task.Run(() => Verify(state, record, buffer.AsSpan(0, ReadRest(file, buffer.AsSpan(0, size), pos)), pos, size), cancellationToken);
+                        inFlight.Enqueue((task, buffer, pos, size));
                     }
 
-                    var nextPos = pos + size;
-                    var nextSize = (int)Math.Min(window, stop - nextPos);
-                    if (nextSize > 0)
-                    {
-                        pending = RandomAccess.ReadAsync(file, spare.AsMemory(0, nextSize), nextPos, cancellationToken);
-                        inFlight = true;
-                    }
-
-                    Verify(state, record, current.AsSpan(0, n), pos, size);
-                    var from = (int)(Math.Max(offset, pos) - pos);
-                    var to = (int)(Math.Min(end, pos + size) - pos);
-                    await sink(current.AsMemory(from, to - from), cancellationToken).ConfigureAwait(false);
-                    if (nextSize <= 0)
+                    if (inFlight.Count == 0)
                     {
                         break;
                     }
 
-                    (current, spare) = (spare, current);
-                    pos = nextPos;
-                    size = nextSize;
+                    var head = inFlight.Peek();
+                    await head.Task.ConfigureAwait(false);
+                    inFlight.Dequeue();
+                    var from = (int)(Math.Max(offset, head.Position) - head.Position);
+                    var to = (int)(Math.Min(end, head.Position + head.Size) - head.Position);
+                    try
+                    {
+                        await sink(head.Buffer.AsMemory(from, to - from), cancellationToken).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        free.Push(head.Buffer);
+                    }
                 }
             }
             finally
             {
-                if (inFlight)
+                // A buffer goes back to the pool only once no task can still be filling it.
+                foreach (var (task, buffer, _, _) in inFlight)
                 {
                     try
                     {
-                        await pending.ConfigureAwait(false);
+                        await task.ConfigureAwait(false);
                     }
                     catch (Exception)
                     {
-                        // The read is abandoned; its buffer must not go back to the pool while the kernel fills it.
+                        // The first failure is what the caller sees.
                     }
+
+                    ArrayPool<byte>.Shared.Return(buffer);
                 }
 
-                ArrayPool<byte>.Shared.Return(current);
-                ArrayPool<byte>.Shared.Return(spare);
+                foreach (var buffer in free)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
             }
 
             return end - offset;

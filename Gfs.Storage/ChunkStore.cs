@@ -185,6 +185,7 @@ public sealed partial class ChunkStore : IChunkStore
         foreach (var state in chunks.Values)
         {
             state.CloseFile();
+            state.Mutex.Release(); // callers still waiting see Closed
         }
     }
 }

@@ -91,6 +91,19 @@ internal sealed class FasterChunkIndex : IChunkIndex
 
                 latestToken = tokens[i];
                 latestPosition = position;
+
+                // Newer checkpoints that could not be read are removed, so they are not tried again.
+                foreach (var unreadable in tokens.Take(i))
+                {
+                    try
+                    {
+                        checkpoints!.Purge(unreadable);
+                    }
+                    catch (Exception)
+                    {
+                    }
+                }
+
                 return (records, position);
             }
             catch (Exception e)

@@ -229,6 +229,15 @@ internal sealed class WriteAheadLog : IDisposable
                 throw new ChunkStoreException(ChunkStoreError.DiskFailed, $"fallocate of {path} failed: errno {rc}");
             }
 
+            // Write real zeros over the segment (as PostgreSQL does with its WAL): appends then overwrite
+            // written blocks, so each commit's fdatasync is a plain data flush, without the journal commit that
+            // converting fallocate's unwritten extents would cost.
+            var zeros = new byte[Math.Min(size, 1024 * 1024)];
+            for (long at = 0; at < size; at += zeros.Length)
+            {
+                RandomAccess.Write(file, zeros.AsSpan(0, (int)Math.Min(zeros.Length, size - at)), at);
+            }
+
             var header = new byte[9];
             header[0] = SegmentHeaderType;
             BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(1), EndAddress);

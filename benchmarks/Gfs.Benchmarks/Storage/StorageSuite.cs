@@ -55,14 +55,14 @@ public sealed partial class StorageSuite : IBenchmarkSuite
             Console.WriteLine($"storage suite: {runs} runs, {chunkCount} x 64 MiB per run, directory {root} ({FileSystemOf(root)}), {Environment.ProcessorCount} cores");
             var data = new byte[ChunkSize];
             new Random(1).NextBytes(data);
-            var rows = new List<(string Name, double Ours, double Raw, string Unit)>();
+            var rows = new List<(string Name, List<double> Ours, List<double> Raw, string Unit)>();
 
             // Warm-up (not counted): lets the JIT tier up and the disk settle.
             await ChunkThroughputAsync(root, data, 1, 1, whole: true, cancellationToken);
 
             var (writeOurs, writeRaw, readHotOurs, readHotRaw, readColdOurs, readColdRaw) = await ChunkThroughputAsync(root, data, runs, chunkCount, whole: true, cancellationToken);
             rows.Add(("sequential write, one 64 MiB write per chunk, durable", writeOurs, writeRaw, "MB/s"));
-            var (appendOurs, appendRaw) = only == "chunks" ? (0d, 1d) : Pick(await ChunkThroughputAsync(root, data, runs, chunkCount, whole: false, cancellationToken));
+            var (appendOurs, appendRaw) = only == "chunks" ? ([], []) : Pick(await ChunkThroughputAsync(root, data, runs, chunkCount, whole: false, cancellationToken));
             rows.Add(("sequential write, 1 MiB durable appends", appendOurs, appendRaw, "MB/s"));
             rows.Add(("read 64 MiB chunks, page cache (verified vs plain)", readHotOurs, readHotRaw, "MB/s"));
             rows.Add(("read 64 MiB chunks, from disk (verified vs plain)", readColdOurs, readColdRaw, "MB/s"));
@@ -94,16 +94,19 @@ public sealed partial class StorageSuite : IBenchmarkSuite
         }
     }
 
-    private static (double, double) Pick((double W, double R, double, double, double, double) t) => (t.W, t.R);
+    private static (List<double>, List<double>) Pick((List<double> W, List<double> R, List<double>, List<double>, List<double>, List<double>) t) => (t.W, t.R);
 
-    private static void Print(List<(string Name, double Ours, double Raw, string Unit)> rows, int runs)
+    private static void Print(List<(string Name, List<double> Ours, List<double> Raw, string Unit)> rows, int runs)
     {
         Console.WriteLine();
-        Console.WriteLine($"| measurement (median of {runs} runs) | Gfs.Storage | raw baseline | ratio |");
-        Console.WriteLine("|---|---:|---:|---:|");
+        Console.WriteLine($"| measurement (median of {runs} runs) | Gfs.Storage | raw baseline | ratio | median of per-run ratios |");
+        Console.WriteLine("|---|---:|---:|---:|---:|");
         foreach (var (name, ours, raw, unit) in rows)
         {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {ours:0} {unit} | {raw:0} {unit} | {ours / raw * 100:0} % |"));
+            var o = Stats.Median(ours);
+            var r = Stats.Median(raw);
+            var paired = Stats.Median(ours.Zip(raw, (a, b) => a / b).ToList());
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {o:0} {unit} | {r:0} {unit} | {o / r * 100:0} % | {paired * 100:0} % |"));
         }
     }
 
@@ -146,9 +149,15 @@ public sealed partial class StorageSuite : IBenchmarkSuite
         ReadWindow = readWindow,
     };
 
-    private static async Task<(double WriteOurs, double WriteRaw, double HotOurs, double HotRaw, double ColdOurs, double ColdRaw)> ChunkThroughputAsync(
+    /// <summary>
+    /// One run: each chunk is written by the store and, next to it, the same bytes to a raw file (alternating which
+    /// goes first), so disk noise hits both sides alike; then every chunk is read back both ways from the page cache
+    /// (each read repeated so a measurement lasts long enough) and after dropping it from the cache.
+    /// </summary>
+    private static async Task<(List<double> WriteOurs, List<double> WriteRaw, List<double> HotOurs, List<double> HotRaw, List<double> ColdOurs, List<double> ColdRaw)> ChunkThroughputAsync(
         string root, byte[] data, int runs, int chunks, bool whole, CancellationToken cancellationToken)
     {
+        const int HotRepeats = 4;
         var wOurs = new List<double>();
         var wRaw = new List<double>();
         var hOurs = new List<double>();
@@ -163,14 +172,17 @@ public sealed partial class StorageSuite : IBenchmarkSuite
             var rawDir = Path.Combine(root, $"raw-{run}");
             Directory.CreateDirectory(rawDir);
             await using var store = await ChunkStore.OpenAsync(StoreOptions(storeDir), cancellationToken: cancellationToken);
+            string OurPath(int c) => Path.Combine(storeDir, "chunks", $"{c + 1:x16}.chunk");
+            string RawPath(int c) => Path.Combine(rawDir, $"{c}.raw");
 
-            // Alternate which goes first so neither always meets a busier disk.
-            for (var side = 0; side < 2; side++)
+            var oursTime = TimeSpan.Zero;
+            var rawTime = TimeSpan.Zero;
+            for (var c = 0; c < chunks; c++)
             {
-                var oursNow = (run + side) % 2 == 0;
-                var sw = Stopwatch.StartNew();
-                for (var c = 0; c < chunks; c++)
+                for (var side = 0; side < 2; side++)
                 {
+                    var oursNow = (run + c + side) % 2 == 0;
+                    var sw = Stopwatch.StartNew();
                     if (oursNow)
                     {
                         await store.CreateAsync(c + 1, 1, cancellationToken);
@@ -185,85 +197,97 @@ public sealed partial class StorageSuite : IBenchmarkSuite
                                 await store.AppendAsync(c + 1, data.AsMemory(at, Piece), 1, cancellationToken);
                             }
                         }
+
+                        oursTime += sw.Elapsed;
                     }
                     else
                     {
-                        using var f = File.OpenHandle(Path.Combine(rawDir, $"{c}.raw"), FileMode.Create, FileAccess.ReadWrite);
-                        if (whole)
+                        using (var f = File.OpenHandle(RawPath(c), FileMode.Create, FileAccess.ReadWrite))
                         {
-                            RandomAccess.Write(f, data, 0);
-                            DataSync(f);
-                        }
-                        else
-                        {
-                            for (var at = 0; at < ChunkSize; at += Piece)
+                            if (whole)
                             {
-                                RandomAccess.Write(f, data.AsSpan(at, Piece), at);
+                                RandomAccess.Write(f, data, 0);
                                 DataSync(f);
-                            }
-                        }
-                    }
-                }
-
-                (oursNow ? wOurs : wRaw).Add(Stats.MBps(bytes, sw.Elapsed));
-            }
-
-            if (whole)
-            {
-                // Hot: straight after writing, the chunks are in the page cache. Cold: pages dropped first.
-                for (var pass = 0; pass < 2; pass++)
-                {
-                    var cold = pass == 1;
-                    for (var side = 0; side < 2; side++)
-                    {
-                        var oursNow = (run + side) % 2 == 0;
-                        if (cold)
-                        {
-                            for (var c = 0; c < chunks; c++)
-                            {
-                                DropCache(oursNow ? Path.Combine(storeDir, "chunks", $"{c + 1:x16}.chunk") : Path.Combine(rawDir, $"{c}.raw"));
-                            }
-                        }
-
-                        long total = 0;
-                        var sw = Stopwatch.StartNew();
-                        for (var c = 0; c < chunks; c++)
-                        {
-                            if (oursNow)
-                            {
-                                total += await store.ReadAsync(c + 1, 0, ChunkSize, static (_, _) => default, cancellationToken);
                             }
                             else
                             {
-                                using var f = File.OpenHandle(Path.Combine(rawDir, $"{c}.raw"), FileMode.Open, FileAccess.Read);
-                                for (long at = 0; at < ChunkSize;)
+                                for (var at = 0; at < ChunkSize; at += Piece)
                                 {
-                                    var n = RandomAccess.Read(f, buffer, at);
-                                    if (n == 0)
-                                    {
-                                        break;
-                                    }
-
-                                    at += n;
-                                    total += n;
+                                    RandomAccess.Write(f, data.AsSpan(at, Piece), at);
+                                    DataSync(f);
                                 }
                             }
                         }
 
-                        if (total != bytes)
-                        {
-                            throw new InvalidOperationException($"read {total} of {bytes} bytes");
-                        }
-
-                        var list = (cold, oursNow) switch
-                        {
-                            (false, true) => hOurs,
-                            (false, false) => hRaw,
-                            (true, true) => cOurs,
-                            _ => cRaw,
-                        };
-                        list.Add(Stats.MBps(bytes, sw.Elapsed));
+                        rawTime += sw.Elapsed;
                     }
+                }
+            }
+
+            wOurs.Add(Stats.MBps(bytes, oursTime));
+            wRaw.Add(Stats.MBps(bytes, rawTime));
+
+            if (whole)
+            {
+                for (var pass = 0; pass < 2; pass++)
+                {
+                    var cold = pass == 1;
+                    var repeats = cold ? 1 : HotRepeats;
+                    oursTime = TimeSpan.Zero;
+                    rawTime = TimeSpan.Zero;
+                    for (var c = 0; c < chunks; c++)
+                    {
+                        for (var side = 0; side < 2; side++)
+                        {
+                            var oursNow = (run + c + side) % 2 == 0;
+                            if (cold)
+                            {
+                                DropCache(oursNow ? OurPath(c) : RawPath(c));
+                            }
+
+                            var sw = Stopwatch.StartNew();
+                            for (var r = 0; r < repeats; r++)
+                            {
+                                long total = 0;
+                                if (oursNow)
+                                {
+                                    total = await store.ReadAsync(c + 1, 0, ChunkSize, static (_, _) => default, cancellationToken);
+                                }
+                                else
+                                {
+                                    using var f = File.OpenHandle(RawPath(c), FileMode.Open, FileAccess.Read);
+                                    for (long at = 0; at < ChunkSize;)
+                                    {
+                                        var n = RandomAccess.Read(f, buffer, at);
+                                        if (n == 0)
+                                        {
+                                            break;
+                                        }
+
+                                        at += n;
+                                        total += n;
+                                    }
+                                }
+
+                                if (total != ChunkSize)
+                                {
+                                    throw new InvalidOperationException($"read {total} of {ChunkSize} bytes");
+                                }
+                            }
+
+                            if (oursNow)
+                            {
+                                oursTime += sw.Elapsed;
+                            }
+                            else
+                            {
+                                rawTime += sw.Elapsed;
+                            }
+                        }
+                    }
+
+                    (cold ? cOurs : hOurs).Add(Stats.MBps(bytes * repeats, oursTime));
+                    (cold ? cRaw : hRaw).Add(Stats.MBps(bytes * repeats, rawTime));
                 }
             }
 
@@ -279,16 +303,14 @@ public sealed partial class StorageSuite : IBenchmarkSuite
             Console.WriteLine(line);
         }
 
-        return (Stats.Median(wOurs), Stats.Median(wRaw),
-            whole ? Stats.Median(hOurs) : 0, whole ? Stats.Median(hRaw) : 0,
-            whole ? Stats.Median(cOurs) : 0, whole ? Stats.Median(cRaw) : 0);
+        return (wOurs, wRaw, hOurs, hRaw, cOurs, cRaw);
     }
 
     /// <summary>
     /// Durable small commits per second for two seconds: set-version (metadata only) or small appends, each writer
     /// on its own chunk. The raw baseline per writer is a 64-byte (or same-size) write + fdatasync to its own file.
     /// </summary>
-    private static async Task<(double Ours, double Raw)> CommitsAsync(string root, int writers, int runs, int appendBytes, CancellationToken cancellationToken)
+    private static async Task<(List<double> Ours, List<double> Raw)> CommitsAsync(string root, int writers, int runs, int appendBytes, CancellationToken cancellationToken)
     {
         var ours = new List<double>();
         var raw = new List<double>();
@@ -357,6 +379,6 @@ public sealed partial class StorageSuite : IBenchmarkSuite
                 $"  run {run + 1} ({(appendBytes == 0 ? "set version" : $"{appendBytes} B appends")}, {writers} writers): {ours[^1]:0} vs raw {raw[^1]:0} ops/s"));
         }
 
-        return (Stats.Median(ours), Stats.Median(raw));
+        return (ours, raw);
     }
 }
