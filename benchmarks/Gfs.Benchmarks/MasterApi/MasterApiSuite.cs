@@ -17,22 +17,25 @@ public sealed class MasterApiSuite : IBenchmarkSuite
 {
     public string Name => "master-api";
 
-    public string Description => "ops/s through three gfs master processes (1 and 64 clients, batch) and failover over kills. Options: --runs N (3) --seconds S (2) --kills K (20)";
+    public string Description => "ops/s through three gfs master processes (1 and 64 clients, batch) and failover over kills. Options: --runs N (3) --seconds S (2) --kills K (20) --election-timeout-ms L-U (500-1000) --skip-throughput";
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
         var runs = Option(args, "--runs", 3);
         var seconds = Option(args, "--seconds", 2);
         var kills = Option(args, "--kills", 20);
+        var at = Array.IndexOf(args, "--election-timeout-ms");
+        var election = at >= 0 && at + 1 < args.Length ? args[at + 1] : "500-1000";
         var root = Directory.CreateTempSubdirectory("gfs-master-api-");
-        await using var cluster = new Cluster(root.FullName);
+        await using var cluster = new Cluster(root.FullName, election);
         await cluster.StartAsync();
         using var rpc = new RpcClient(new RpcClientOptions());
         var options = new GfsClientOptions { Masters = cluster.Urls, OperationTimeout = TimeSpan.FromSeconds(60) };
 
-        Console.WriteLine($"three gfs master processes on loopback; {runs} runs of ~{seconds} s each, medians");
+        Console.WriteLine($"three gfs master processes on loopback, election timeout {election} ms; {runs} runs of ~{seconds} s each, medians");
+        var startTerm = (await new MasterClient(options, rpc).StatusAsync(cluster.Urls[0], cancellationToken: cancellationToken)).Term;
         Console.WriteLine($"{"operation",-22} {"clients",7} {"ops/s",10} {"min",10} {"max",10}");
-        foreach (var clients in new[] { 1, 64 })
+        foreach (var clients in args.Contains("--skip-throughput") ? [] : new[] { 1, 64 })
         {
             var results = new Dictionary<string, List<double>>();
             for (var run = 0; run < runs; run++)
@@ -43,7 +46,12 @@ public sealed class MasterApiSuite : IBenchmarkSuite
                 await Task.WhenAll(masters.Select((m, c) => m.MutateAsync(NamespaceOp.Of(NamespaceOpKind.Mkdir, $"{prefix}/c{c}"), cancellationToken)));
 
                 var created = new int[clients];
-                Add(results, "mkdir", await MeasureAsync(masters, seconds, (m, c, n) => m.MutateAsync(NamespaceOp.Of(NamespaceOpKind.Mkdir, $"{prefix}/c{c}/d{n}"), cancellationToken), cancellationToken));
+                var made = new int[clients];
+                Add(results, "mkdir", await MeasureAsync(masters, seconds, async (m, c, n) =>
+                {
+                    await m.MutateAsync(NamespaceOp.Of(NamespaceOpKind.Mkdir, $"{prefix}/c{c}/d{n}"), cancellationToken);
+                    made[c] = n + 1;
+                }, cancellationToken));
                 Add(results, "create", await MeasureAsync(masters, seconds, async (m, c, n) =>
                 {
                     await m.MutateAsync(NamespaceOp.Of(NamespaceOpKind.CreateFile, $"{prefix}/c{c}/f{n}"), cancellationToken);
@@ -53,14 +61,15 @@ public sealed class MasterApiSuite : IBenchmarkSuite
                 Add(results, "list (100 entries)", await MeasureAsync(masters, seconds, (m, c, _) => m.ListAsync($"{prefix}/c{c}", limit: 100, cancellationToken: cancellationToken), cancellationToken));
                 Add(results, "delete", await MeasureAsync(masters, seconds, async (m, c, n) =>
                 {
-                    if (n < created[c])
+                    // Files first, then the directories; a client whose entries are all gone stops.
+                    var path = n < created[c] ? $"{prefix}/c{c}/f{n}" : n - created[c] < made[c] ? $"{prefix}/c{c}/d{n - created[c]}" : null;
+                    if (path is null)
                     {
-                        await m.MutateAsync(NamespaceOp.Of(NamespaceOpKind.Delete, $"{prefix}/c{c}/f{n}"), cancellationToken);
+                        return false;
                     }
-                    else
-                    {
-                        await m.MutateAsync(NamespaceOp.Of(NamespaceOpKind.Delete, $"{prefix}/c{c}/d{n - created[c]}"), cancellationToken);
-                    }
+
+                    await m.MutateAsync(NamespaceOp.Of(NamespaceOpKind.Delete, path), cancellationToken);
+                    return true;
                 }, cancellationToken));
                 Add(results, "create, batch of 100", await MeasureAsync(masters, seconds, async (m, c, n) =>
                 {
@@ -83,6 +92,8 @@ public sealed class MasterApiSuite : IBenchmarkSuite
             }
         }
 
+        var endTerm = (await new MasterClient(options, rpc).StatusAsync(cluster.Urls[0], cancellationToken: cancellationToken)).Term;
+        Console.WriteLine($"Raft term went from {startTerm} to {endTerm} during the throughput runs (each election raises it; no master was killed)");
         await FailoverAsync(cluster, options, rpc, kills, cancellationToken);
         root.Delete(recursive: true);
         return 0;
@@ -147,15 +158,27 @@ public sealed class MasterApiSuite : IBenchmarkSuite
         Console.WriteLine($"acknowledged creates during the kills: {acknowledged.Count}, lost: {lost}");
     }
 
-    private static async Task<double> MeasureAsync(MasterClient[] clients, int seconds, Func<MasterClient, int, int, Task> op, CancellationToken cancellationToken, int opsPerCall = 1)
+    private static Task<double> MeasureAsync(MasterClient[] clients, int seconds, Func<MasterClient, int, int, Task> op, CancellationToken cancellationToken, int opsPerCall = 1)
+        => MeasureAsync(
+            clients,
+            seconds,
+            async (m, c, n) =>
+            {
+                await op(m, c, n);
+                return true;
+            },
+            cancellationToken,
+            opsPerCall);
+
+    /// <summary>Runs <paramref name="op"/> on every client until the time is up (or it returns false); returns operations per second.</summary>
+    private static async Task<double> MeasureAsync(MasterClient[] clients, int seconds, Func<MasterClient, int, int, Task<bool>> op, CancellationToken cancellationToken, int opsPerCall = 1)
     {
         var deadline = Stopwatch.StartNew();
         var counts = new long[clients.Length];
         await Task.WhenAll(clients.Select((client, c) => Task.Run(async () =>
         {
-            for (var n = 0; deadline.Elapsed.TotalSeconds < seconds; n++)
+            for (var n = 0; deadline.Elapsed.TotalSeconds < seconds && await op(client, c, n); n++)
             {
-                await op(client, c, n);
                 counts[c]++;
             }
         }, cancellationToken)));
@@ -179,7 +202,7 @@ public sealed class MasterApiSuite : IBenchmarkSuite
     }
 
     /// <summary>Three gfs master processes started from the gfs.dll beside this benchmark.</summary>
-    private sealed class Cluster(string root) : IAsyncDisposable
+    private sealed class Cluster(string root, string election) : IAsyncDisposable
     {
         private readonly Process?[] processes = new Process?[3];
 
@@ -248,7 +271,7 @@ public sealed class MasterApiSuite : IBenchmarkSuite
             foreach (var argument in new[]
             {
                 Path.Combine(AppContext.BaseDirectory, "gfs.dll"), "master", "--id", index.ToString(CultureInfo.InvariantCulture),
-                "--peers", string.Join(',', Urls.Select(u => u.ToString())), "--data", Path.Combine(root, $"m{index}"), "--log-level", "Warning",
+                "--peers", string.Join(',', Urls.Select(u => u.ToString())), "--data", Path.Combine(root, $"m{index}"), "--log-level", "Warning", "--election-timeout-ms", election,
             })
             {
                 info.ArgumentList.Add(argument);
