@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Threading.Channels;
 using Gfs.Storage.Checksums;
 using Gfs.Storage.Chunks;
 
@@ -40,13 +41,13 @@ public sealed partial class ChunkStore
     }
 
     /// <summary>
-    /// Reads whole blocks in windows. Two windows are in flight, each read and verified by one thread-pool task
-    /// (so the bytes a core copies from the page cache are checksummed from that core's cache), and handed to the
-    /// sink in order, each only after all its blocks were verified.
+    /// Reads whole blocks in windows: one task reads the windows in file order (one sequential stream for kernel
+    /// readahead) into a ring of buffers, while the caller verifies each window's blocks and hands it to the sink,
+    /// in order, only after every block in it was verified. Copying and checksumming so run on two cores.
     /// </summary>
     private async ValueTask<long> ReadVerifiedAsync(ChunkState state, long offset, long length, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> sink, CancellationToken cancellationToken)
     {
-        const int Depth = 2;
+        const int Depth = 3;
         await state.Gate.EnterReadAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -69,64 +70,72 @@ public sealed partial class ChunkStore
 
             var file = FileOf(state);
             var window = options.ReadWindow;
-            var next = offset / Block * Block;
+            var first = offset / Block * Block;
             var stop = Math.Min(record.Length, (end + Block - 1) / Block * Block);
-            var inFlight = new Queue<(Task Task, byte[] Buffer, long Position, int Size)>(Depth);
-            var free = new Stack<byte[]>(Depth);
-            try
+            var windows = (int)((stop - first + window - 1) / window);
+            var depth = Math.Min(Depth, windows);
+            var free = Channel.CreateBounded<byte[]>(depth);
+            var filled = Channel.CreateBounded<Window>(new BoundedChannelOptions(depth) { SingleReader = true, SingleWriter = true });
+            for (var i = 0; i < depth; i++)
             {
-                while (true)
+                free.Writer.TryWrite(ArrayPool<byte>.Shared.Rent(window));
+            }
+
+            using var stopReader = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var reader = Task.Run(
+                async () =>
                 {
-                    while (inFlight.Count < Depth && next < stop)
-                    {
-                        var buffer = free.Count > 0 ? free.Pop() : ArrayPool<byte>.Shared.Rent(window);
-                        var pos = next;
-                        var size = (int)Math.Min(window, stop - pos);
-                        next += size;
-                        var task = Task.Run(() => Verify(state, record, buffer.AsSpan(0, ReadRest(file, buffer.AsSpan(0, size), pos)), pos, size), cancellationToken);
-                        inFlight.Enqueue((task, buffer, pos, size));
-                    }
-
-                    if (inFlight.Count == 0)
-                    {
-                        break;
-                    }
-
-                    var head = inFlight.Peek();
-                    await head.Task.ConfigureAwait(false);
-                    inFlight.Dequeue();
-                    var from = (int)(Math.Max(offset, head.Position) - head.Position);
-                    var to = (int)(Math.Min(end, head.Position + head.Size) - head.Position);
                     try
                     {
-                        await sink(head.Buffer.AsMemory(from, to - from), cancellationToken).ConfigureAwait(false);
+                        for (var pos = first; pos < stop; pos += window)
+                        {
+                            var buffer = await free.Reader.ReadAsync(stopReader.Token).ConfigureAwait(false);
+                            var size = (int)Math.Min(window, stop - pos);
+                            var n = ReadRest(file, buffer.AsSpan(0, size), pos);
+                            await filled.Writer.WriteAsync(new Window(buffer, pos, size, n), stopReader.Token).ConfigureAwait(false);
+                        }
+
+                        filled.Writer.TryComplete();
                     }
-                    finally
+                    catch (Exception e)
                     {
-                        free.Push(head.Buffer);
+                        filled.Writer.TryComplete(e);
+                    }
+                },
+                CancellationToken.None);
+            try
+            {
+                while (await filled.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    while (filled.Reader.TryRead(out var w))
+                    {
+                        try
+                        {
+                            Verify(state, record, w.Buffer.AsSpan(0, w.Read), w.Position, w.Size);
+                            var from = (int)(Math.Max(offset, w.Position) - w.Position);
+                            var to = (int)(Math.Min(end, w.Position + w.Size) - w.Position);
+                            await sink(w.Buffer.AsMemory(from, to - from), cancellationToken).ConfigureAwait(false);
+                        }
+                        finally
+                        {
+                            free.Writer.TryWrite(w.Buffer);
+                        }
                     }
                 }
             }
             finally
             {
-                // A buffer goes back to the pool only once no task can still be filling it.
-                foreach (var (task, buffer, _, _) in inFlight)
+                // Buffers go back to the pool only once the reader can no longer write into them.
+                await stopReader.CancelAsync().ConfigureAwait(false);
+                await reader.ConfigureAwait(false);
+                while (free.Reader.TryRead(out var b))
                 {
-                    try
-                    {
-                        await task.ConfigureAwait(false);
-                    }
-                    catch (Exception)
-                    {
-                        // The first failure is what the caller sees.
-                    }
-
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    ArrayPool<byte>.Shared.Return(b);
                 }
 
-                foreach (var buffer in free)
+                while (filled.Reader.TryRead(out var w))
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    ArrayPool<byte>.Shared.Return(w.Buffer);
                 }
             }
 
@@ -137,6 +146,8 @@ public sealed partial class ChunkStore
             state.Gate.ExitRead();
         }
     }
+
+    private readonly record struct Window(byte[] Buffer, long Position, int Size, int Read);
 
     private static int ReadRest(Microsoft.Win32.SafeHandles.SafeFileHandle file, Span<byte> destination, long offset)
     {
