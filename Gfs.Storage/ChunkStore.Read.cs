@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Threading.Channels;
 using Gfs.Storage.Checksums;
 using Gfs.Storage.Chunks;
 
@@ -41,13 +40,14 @@ public sealed partial class ChunkStore
     }
 
     /// <summary>
-    /// Reads whole blocks in windows: one task reads the windows in file order (one sequential stream for kernel
-    /// readahead) into a ring of buffers, while the caller verifies each window's blocks and hands it to the sink,
-    /// in order, only after every block in it was verified. Copying and checksumming so run on two cores.
+    /// Reads whole blocks window by window on the calling thread: read a window (1 MiB, so it stays in the core's
+    /// cache), verify each of its blocks, hand it to the sink, and only then read the next. Kernel readahead keeps
+    /// the disk busy meanwhile. A two-thread pipeline (one core copying, the other checksumming) was measured
+    /// too: faster on an idle machine, but several times slower when other processes compete for the two cores,
+    /// because every window then waits for a thread wake-up (docs/benchmarks.md).
     /// </summary>
     private async ValueTask<long> ReadVerifiedAsync(ChunkState state, long offset, long length, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> sink, CancellationToken cancellationToken)
     {
-        const int Depth = 3;
         await state.Gate.EnterReadAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -70,73 +70,24 @@ public sealed partial class ChunkStore
 
             var file = FileOf(state);
             var window = options.ReadWindow;
-            var first = offset / Block * Block;
             var stop = Math.Min(record.Length, (end + Block - 1) / Block * Block);
-            var windows = (int)((stop - first + window - 1) / window);
-            var depth = Math.Min(Depth, windows);
-            var free = Channel.CreateBounded<byte[]>(depth);
-            var filled = Channel.CreateBounded<Window>(new BoundedChannelOptions(depth) { SingleReader = true, SingleWriter = true });
-            for (var i = 0; i < depth; i++)
-            {
-                free.Writer.TryWrite(ArrayPool<byte>.Shared.Rent(window));
-            }
-
-            using var stopReader = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var reader = Task.Run(
-                async () =>
-                {
-                    try
-                    {
-                        for (var pos = first; pos < stop; pos += window)
-                        {
-                            var buffer = await free.Reader.ReadAsync(stopReader.Token).ConfigureAwait(false);
-                            var size = (int)Math.Min(window, stop - pos);
-                            var n = ReadRest(file, buffer.AsSpan(0, size), pos);
-                            await filled.Writer.WriteAsync(new Window(buffer, pos, size, n), stopReader.Token).ConfigureAwait(false);
-                        }
-
-                        filled.Writer.TryComplete();
-                    }
-                    catch (Exception e)
-                    {
-                        filled.Writer.TryComplete(e);
-                    }
-                },
-                CancellationToken.None);
+            var buffer = ArrayPool<byte>.Shared.Rent(window);
             try
             {
-                while (await filled.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                for (var pos = offset / Block * Block; pos < stop; pos += window)
                 {
-                    while (filled.Reader.TryRead(out var w))
-                    {
-                        try
-                        {
-                            Verify(state, record, w.Buffer.AsSpan(0, w.Read), w.Position, w.Size);
-                            var from = (int)(Math.Max(offset, w.Position) - w.Position);
-                            var to = (int)(Math.Min(end, w.Position + w.Size) - w.Position);
-                            await sink(w.Buffer.AsMemory(from, to - from), cancellationToken).ConfigureAwait(false);
-                        }
-                        finally
-                        {
-                            free.Writer.TryWrite(w.Buffer);
-                        }
-                    }
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var size = (int)Math.Min(window, stop - pos);
+                    var n = ReadRest(file, buffer.AsSpan(0, size), pos);
+                    Verify(state, record, buffer.AsSpan(0, n), pos, size);
+                    var from = (int)(Math.Max(offset, pos) - pos);
+                    var to = (int)(Math.Min(end, pos + size) - pos);
+                    await sink(buffer.AsMemory(from, to - from), cancellationToken).ConfigureAwait(false);
                 }
             }
             finally
             {
-                // Buffers go back to the pool only once the reader can no longer write into them.
-                await stopReader.CancelAsync().ConfigureAwait(false);
-                await reader.ConfigureAwait(false);
-                while (free.Reader.TryRead(out var b))
-                {
-                    ArrayPool<byte>.Shared.Return(b);
-                }
-
-                while (filled.Reader.TryRead(out var w))
-                {
-                    ArrayPool<byte>.Shared.Return(w.Buffer);
-                }
+                ArrayPool<byte>.Shared.Return(buffer);
             }
 
             return end - offset;
@@ -146,8 +97,6 @@ public sealed partial class ChunkStore
             state.Gate.ExitRead();
         }
     }
-
-    private readonly record struct Window(byte[] Buffer, long Position, int Size, int Read);
 
     private static int ReadRest(Microsoft.Win32.SafeHandles.SafeFileHandle file, Span<byte> destination, long offset)
     {
