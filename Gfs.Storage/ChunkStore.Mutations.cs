@@ -42,10 +42,10 @@ public sealed partial class ChunkStore
             {
                 ThrowIfUnusable();
                 state.SetFile(File.OpenHandle(state.Path, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete));
+                // A new empty file needs no data sync: the directory fsync makes its name and inode durable.
                 await CommitAsync(new CommitRequest
                 {
                     Chunk = state,
-                    SyncData = true,
                     SyncDirectory = true,
                     Payload = WalRecord.EncodeCreate(handle, version),
                     Apply = () =>
@@ -130,28 +130,55 @@ public sealed partial class ChunkStore
             var lastBlock = (int)((end - 1) / Block);
             var crcs = new uint[ChunkRecord.BlockCount(newLength)];
             record.Checksums.CopyTo(crcs, 0);
-            ComputeChecksums(state, record, offset, data.Span, crcs, firstBlock, lastBlock);
+
+            // A large append checksums its bytes on another core while they are written (nothing reads the file for it).
+            Task? checksums = null;
+            if (offset == record.Length && data.Length >= ParallelChecksumBytes)
+            {
+                checksums = Task.Run(() => ComputeChecksums(state, record, offset, data.Span, crcs, firstBlock, lastBlock), CancellationToken.None);
+            }
+            else
+            {
+                ComputeChecksums(state, record, offset, data.Span, crcs, firstBlock, lastBlock);
+            }
+
             var next = new ChunkRecord(record.Version, newLength, crcs);
             var changed = crcs.AsMemory(firstBlock, lastBlock - firstBlock + 1);
 
-            // Reserve the new space first, so a full disk is reported before any byte changes.
-            if (end > record.Length)
+            try
             {
-                var rc = Posix.Reserve(FileOf(state), record.Length, end - record.Length, Failpoints.ChunkAllocate, faults);
-                if (rc != 0)
+                // Reserve the new space first, so a full disk is reported before any byte changes.
+                if (end > record.Length)
                 {
-                    if (Posix.IsNoSpace(rc))
+                    var rc = Posix.Reserve(FileOf(state), record.Length, end - record.Length, Failpoints.ChunkAllocate, faults);
+                    if (rc != 0)
                     {
-                        throw new ChunkStoreException(ChunkStoreError.NoSpace, $"no space to write {data.Length} bytes to chunk {handle:x16}", handle);
-                    }
+                        if (Posix.IsNoSpace(rc))
+                        {
+                            throw new ChunkStoreException(ChunkStoreError.NoSpace, $"no space to write {data.Length} bytes to chunk {handle:x16}", handle);
+                        }
 
-                    throw MarkFailed($"fallocate of chunk {handle:x16} failed: errno {rc}");
+                        throw MarkFailed($"fallocate of chunk {handle:x16} failed: errno {rc}");
+                    }
+                }
+
+                if (offset == record.Length)
+                {
+                    WriteAppendedBytes(state, record, offset, data);
+                }
+            }
+            finally
+            {
+                // The caller may reuse its buffer once we return, so the checksum task is always awaited.
+                if (checksums is not null)
+                {
+                    await checksums.ConfigureAwait(false);
                 }
             }
 
             if (offset == record.Length)
             {
-                await AppendBytesAsync(state, record, next, offset, data, firstBlock, changed).ConfigureAwait(false);
+                await CommitAppendAsync(state, record, next, firstBlock, changed).ConfigureAwait(false);
             }
             else
             {
@@ -166,8 +193,10 @@ public sealed partial class ChunkStore
         }
     }
 
-    /// <summary>Bytes past the committed end: write, fdatasync (grouped), log, publish. A crash leaves a longer file, cut at start.</summary>
-    private async Task AppendBytesAsync(ChunkState state, ChunkRecord record, ChunkRecord next, long offset, ReadOnlyMemory<byte> data, int firstBlock, ReadOnlyMemory<uint> changed)
+    private const int ParallelChecksumBytes = 1024 * 1024;
+
+    /// <summary>Bytes past the committed end go to the file first; a crash leaves a longer file, cut at start.</summary>
+    private void WriteAppendedBytes(ChunkState state, ChunkRecord record, long offset, ReadOnlyMemory<byte> data)
     {
         try
         {
@@ -183,7 +212,11 @@ public sealed partial class ChunkStore
 
             throw MarkFailed($"write to chunk {state.Handle:x16} failed: {e.Message}", e);
         }
+    }
 
+    /// <summary>Then fdatasync (grouped), log, publish.</summary>
+    private async Task CommitAppendAsync(ChunkState state, ChunkRecord record, ChunkRecord next, int firstBlock, ReadOnlyMemory<uint> changed)
+    {
         var payload = new byte[WalRecord.UpdateSize(changed.Length)];
         WalRecord.Encode(payload, state.Handle, next.Version, next.Length, firstBlock, changed.Span, 0, default, overwrite: false);
         try

@@ -44,7 +44,13 @@ internal sealed class ChunkState(long handle, string path)
 
             lock (this)
             {
-                return file ??= System.IO.File.OpenHandle(Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+                if (file is null)
+                {
+                    file = System.IO.File.OpenHandle(Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+                    Io.Posix.AdviseSequential(file);
+                }
+
+                return file;
             }
         }
     }
@@ -55,6 +61,7 @@ internal sealed class ChunkState(long handle, string path)
         {
             file?.Dispose();
             file = handle;
+            Io.Posix.AdviseSequential(handle);
         }
     }
 

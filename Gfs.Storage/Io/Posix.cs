@@ -29,6 +29,12 @@ internal static partial class Posix
     private static partial int open(string path, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
+    private static partial int posix_fadvise(int fd, long offset, long len, int advice);
+
+    /// <summary>Chunks are read front to back: ask for the larger sequential readahead (a hint; errors are ignored).</summary>
+    public static void AdviseSequential(SafeFileHandle file) => WithFd(file, static fd => posix_fadvise(fd, 0, 0, 2 /* POSIX_FADV_SEQUENTIAL */));
+
+    [LibraryImport("libc", SetLastError = true)]
     private static partial int close(int fd);
 
     public static bool IsNoSpace(int errno) => errno is ENOSPC or EDQUOT;

@@ -272,6 +272,40 @@ public sealed class ChunkStoreOperationTests
     }
 
     [Fact]
+    public async Task StreamingRead_StopsCleanly_WhenTheSinkFailsOrTheCallerCancels()
+    {
+        await using var h = new StoreHarness();
+        h.Options.ReadWindow = Block;
+        var store = await h.OpenAsync();
+        await store.CreateAsync(1, 1, Ct);
+        var data = StoreHarness.Bytes(8 * Block, 3);
+        await store.AppendAsync(1, data, 1, Ct);
+
+        var calls = 0;
+        await Assert.ThrowsAsync<InvalidOperationException>(() => store.ReadAsync(1, 0, data.Length, (_, _) =>
+        {
+            if (++calls == 2)
+            {
+                throw new InvalidOperationException("the client went away");
+            }
+
+            return default;
+        }, Ct).AsTask());
+        Assert.Equal(2, calls);
+
+        using var cts = new CancellationTokenSource();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.ReadAsync(1, 0, data.Length, async (_, ct) =>
+        {
+            await cts.CancelAsync();
+            ct.ThrowIfCancellationRequested();
+        }, cts.Token).AsTask());
+
+        // Nothing is left half-done: the chunk reads back whole, and an overwrite (which waits for readers) goes through.
+        Assert.Equal(data, await StoreHarness.ReadAllAsync(store, 1));
+        await store.WriteAsync(1, 10, new byte[10], 1, Ct);
+    }
+
+    [Fact]
     public async Task ConcurrentWriters_OnManyChunks_AllSucceedAndSurviveReopen()
     {
         await using var h = new StoreHarness();
