@@ -46,7 +46,7 @@ public sealed class GfsRaftOptions
     public int WalChunkSizeMiB { get; set; } = 16;
 
     /// <summary>Log bytes applied since the last snapshot that trigger the next one.</summary>
-    public long SnapshotLogBytes { get; set; } = 64L << 20;
+    public long SnapshotLogBytes { get; set; } = 16L << 20;
 
     public string WalDirectory => Path.Combine(DataDirectory, "wal");
 

@@ -24,7 +24,7 @@ internal static class MasterCommand
         var listen = new Option<string?>("--listen") { Description = "URL to listen on, when it differs from this replica's --peers entry (e.g. http://0.0.0.0:7100)." };
         var certificate = new Option<string?>("--cert") { Description = "TLS certificate (PEM or PFX) for https URLs." };
         var key = new Option<string?>("--key") { Description = "PEM private key of --cert." };
-        var snapshotMiB = new Option<int>("--snapshot-log-mib") { Description = "Take a snapshot (and compact the log) after this many MiB of log.", DefaultValueFactory = _ => 64 };
+        var snapshotMiB = new Option<int>("--snapshot-log-mib") { Description = "Take a snapshot (and compact the log) after this many MiB of log.", DefaultValueFactory = _ => 16 };
         var electionMs = new Option<string>("--election-timeout-ms") { Description = "Election timeout range lower-upper in milliseconds.", DefaultValueFactory = _ => "300-600" };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Least severe log level written to stderr.", DefaultValueFactory = _ => LogLevel.Information };
 

@@ -17,7 +17,7 @@ public sealed class MasterApiSuite : IBenchmarkSuite
 {
     public string Name => "master-api";
 
-    public string Description => "ops/s through three gfs master processes (1 and 64 clients, batch) and failover over kills. Options: --runs N (3) --seconds S (2) --kills K (20) --election-timeout-ms L-U (500-1000) --skip-throughput";
+    public string Description => "ops/s through three gfs master processes (1 and 64 clients, batch) and failover over kills. Options: --runs N (3) --seconds S (2) --kills K (20) --election-timeout-ms L-U (300-600) --skip-throughput --skip-failover --million (restart at 1M files)";
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
@@ -25,7 +25,7 @@ public sealed class MasterApiSuite : IBenchmarkSuite
         var seconds = Option(args, "--seconds", 2);
         var kills = Option(args, "--kills", 20);
         var at = Array.IndexOf(args, "--election-timeout-ms");
-        var election = at >= 0 && at + 1 < args.Length ? args[at + 1] : "500-1000";
+        var election = at >= 0 && at + 1 < args.Length ? args[at + 1] : "300-600";
         var root = Directory.CreateTempSubdirectory("gfs-master-api-");
         await using var cluster = new Cluster(root.FullName, election);
         await cluster.StartAsync();
@@ -94,7 +94,17 @@ public sealed class MasterApiSuite : IBenchmarkSuite
 
         var endTerm = (await new MasterClient(options, rpc).StatusAsync(cluster.Urls[0], cancellationToken: cancellationToken)).Term;
         Console.WriteLine($"Raft term went from {startTerm} to {endTerm} during the throughput runs (each election raises it; no master was killed)");
-        await FailoverAsync(cluster, options, rpc, kills, cancellationToken);
+        if (!args.Contains("--skip-failover"))
+        {
+            await FailoverAsync(cluster, options, rpc, kills, cancellationToken);
+        }
+
+        if (args.Contains("--million"))
+        {
+            await MillionAsync(cluster, options, rpc, cancellationToken);
+        }
+
+        await cluster.DisposeAsync();
         root.Delete(recursive: true);
         return 0;
     }
@@ -158,6 +168,51 @@ public sealed class MasterApiSuite : IBenchmarkSuite
         Console.WriteLine($"acknowledged creates during the kills: {acknowledged.Count}, lost: {lost}");
     }
 
+    /// <summary>1M files through the batch RPC, then all three masters SIGKILLed and restarted: time until a linearizable read answers.</summary>
+    private static async Task MillionAsync(Cluster cluster, GfsClientOptions options, RpcClient rpc, CancellationToken cancellationToken)
+    {
+        using var client = new MasterClient(options, rpc);
+        await client.MutateAsync(NamespaceOp.Of(NamespaceOpKind.Mkdir, "/million", flag: true), cancellationToken);
+        var fill = Stopwatch.StartNew();
+        var writers = Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
+        {
+            using var writer = new MasterClient(options, rpc);
+            await writer.MutateAsync(NamespaceOp.Of(NamespaceOpKind.Mkdir, $"/million/w{w}"), cancellationToken);
+            for (var b = 0; b < 125; b++)
+            {
+                var reply = await writer.BatchAsync(Enumerable.Range(0, 1000).Select(i => NamespaceOp.Of(NamespaceOpKind.CreateFile, $"/million/w{w}/f{b:000}-{i:000}")).ToList(), cancellationToken);
+                if (reply.Results.Any(r => r.Code != ErrorCode.Ok))
+                {
+                    throw new InvalidOperationException("a create of the million failed");
+                }
+            }
+        }, cancellationToken)).ToList();
+        await Task.WhenAll(writers);
+        fill.Stop();
+        var leader = await cluster.LeaderAsync(client, cancellationToken);
+        var before = await client.StatusAsync(cluster.Urls[leader], cancellationToken: cancellationToken);
+
+        for (var i = 0; i < 3; i++)
+        {
+            cluster.Kill(i);
+        }
+
+        var restart = Stopwatch.StartNew();
+        await cluster.StartAsync();
+        var ready = restart.Elapsed;
+        using var after = new MasterClient(options with { InitialRetryDelay = TimeSpan.FromMilliseconds(10), MaxRetryDelay = TimeSpan.FromMilliseconds(100) }, rpc);
+        var stat = await after.StatAsync("/million/w7/f124-999", cancellationToken);
+        var serving = restart.Elapsed;
+        var status = await after.StatusAsync(cluster.Urls[await cluster.LeaderAsync(after, cancellationToken)], cancellationToken: cancellationToken);
+        Console.WriteLine();
+        Console.WriteLine($"1M files: filled in {fill.Elapsed.TotalSeconds:0.0} s through the batch RPC ({before.Files} files on the leader)");
+        Console.WriteLine($"all three masters SIGKILLed and restarted: ready lines after {ready.TotalMilliseconds:0} ms, first linearizable stat after {serving.TotalMilliseconds:0} ms; {status.Files} files, last file {(stat.Kind == EntryKind.File ? "present" : "missing")}");
+        foreach (var line in cluster.Log.TakeLast(8))
+        {
+            Console.WriteLine("  " + line);
+        }
+    }
+
     private static Task<double> MeasureAsync(MasterClient[] clients, int seconds, Func<MasterClient, int, int, Task> op, CancellationToken cancellationToken, int opsPerCall = 1)
         => MeasureAsync(
             clients,
@@ -207,6 +262,9 @@ public sealed class MasterApiSuite : IBenchmarkSuite
         private readonly Process?[] processes = new Process?[3];
 
         public Uri[] Urls { get; } = Enumerable.Range(0, 3).Select(_ => new Uri($"http://127.0.0.1:{FreePort()}")).ToArray();
+
+        /// <summary>What the masters logged at Information level or above about snapshots and restores.</summary>
+        public System.Collections.Concurrent.ConcurrentQueue<string> Log { get; } = new();
 
         public async Task StartAsync()
         {
@@ -271,7 +329,7 @@ public sealed class MasterApiSuite : IBenchmarkSuite
             foreach (var argument in new[]
             {
                 Path.Combine(AppContext.BaseDirectory, "gfs.dll"), "master", "--id", index.ToString(CultureInfo.InvariantCulture),
-                "--peers", string.Join(',', Urls.Select(u => u.ToString())), "--data", Path.Combine(root, $"m{index}"), "--log-level", "Warning", "--election-timeout-ms", election,
+                "--peers", string.Join(',', Urls.Select(u => u.ToString())), "--data", Path.Combine(root, $"m{index}"), "--log-level", "Information", "--election-timeout-ms", election,
             })
             {
                 info.ArgumentList.Add(argument);
@@ -286,7 +344,13 @@ public sealed class MasterApiSuite : IBenchmarkSuite
                     ready.TrySetResult();
                 }
             };
-            process.ErrorDataReceived += (_, _) => { };
+            process.ErrorDataReceived += (_, e) =>
+            {
+                if (e.Data is { } line && (line.Contains("Snapshot", StringComparison.Ordinal) || line.Contains("Restored", StringComparison.Ordinal)))
+                {
+                    Log.Enqueue($"master {index}: {line}");
+                }
+            };
             process.Start();
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
