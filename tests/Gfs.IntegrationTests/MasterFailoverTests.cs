@@ -132,15 +132,7 @@ public sealed class MasterFailoverTests
         }));
 
         cluster.KillAll();
-        for (var i = 0; i < 3; i++)
-        {
-            cluster.Launch(i);
-        }
-
-        for (var i = 0; i < 3; i++)
-        {
-            await cluster.WaitReadyAsync(i);
-        }
+        await cluster.LaunchAllAsync();
 
         using var after = new MasterClient(cluster.ClientOptions);
         var names = (await ListAllAsync(after, "/keep")).Select(n => "/keep/" + n).ToHashSet();

@@ -2,6 +2,7 @@ using System.Text;
 using Gfs.Client;
 using Gfs.Client.Protocol;
 using Gfs.Client.Protocol.Master;
+using Gfs.Testing;
 
 namespace Gfs.IntegrationTests;
 

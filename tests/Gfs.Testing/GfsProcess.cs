@@ -37,27 +37,7 @@ public sealed partial class GfsProcess : IAsyncDisposable
     /// <summary>Starts gfs with <paramref name="arguments"/>; <paramref name="readyMarker"/> is the start of its readiness line.</summary>
     public static GfsProcess Start(IEnumerable<string> arguments, string? readyMarker = null, IDictionary<string, string>? environment = null)
     {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(DllPath);
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        if (environment is not null)
-        {
-            foreach (var (key, value) in environment)
-            {
-                info.Environment[key] = value;
-            }
-        }
-
+        var info = StartInfo(arguments, environment);
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var gfs = new GfsProcess(process, readyMarker);
         process.OutputDataReceived += (_, e) => gfs.OnLine(e.Data, "");
@@ -72,27 +52,7 @@ public sealed partial class GfsProcess : IAsyncDisposable
     /// <summary>Runs gfs to completion and returns its exit code, stdout and stderr.</summary>
     public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(IEnumerable<string> arguments, TimeSpan? timeout = null, string? stdin = null, IDictionary<string, string>? environment = null)
     {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(DllPath);
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        if (environment is not null)
-        {
-            foreach (var (key, value) in environment)
-            {
-                info.Environment[key] = value;
-            }
-        }
-
+        var info = StartInfo(arguments, environment);
         using var process = Process.Start(info) ?? throw new InvalidOperationException("could not start gfs");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -163,6 +123,29 @@ public sealed partial class GfsProcess : IAsyncDisposable
         Kill();
         await process.WaitForExitAsync();
         process.Dispose();
+    }
+
+    private static ProcessStartInfo StartInfo(IEnumerable<string> arguments, IDictionary<string, string>? environment)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(DllPath);
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[key] = value;
+        }
+
+        return info;
     }
 
     [LibraryImport("libc", SetLastError = true)]

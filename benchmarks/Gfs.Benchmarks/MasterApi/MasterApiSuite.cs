@@ -1,11 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Gfs.Client;
 using Gfs.Client.Protocol;
 using Gfs.Client.Protocol.Master;
 using Gfs.Client.Transport;
+using Gfs.Testing;
 
 namespace Gfs.Benchmarks.MasterApi;
 
@@ -26,11 +25,9 @@ public sealed class MasterApiSuite : IBenchmarkSuite
         var kills = Option(args, "--kills", 20);
         var at = Array.IndexOf(args, "--election-timeout-ms");
         var election = at >= 0 && at + 1 < args.Length ? args[at + 1] : "300-600";
-        var root = Directory.CreateTempSubdirectory("gfs-master-api-");
-        await using var cluster = new Cluster(root.FullName, election);
-        await cluster.StartAsync();
+        await using var cluster = await MasterCluster.StartAsync("--election-timeout-ms", election);
         using var rpc = new RpcClient(new RpcClientOptions());
-        var options = new GfsClientOptions { Masters = cluster.Urls, OperationTimeout = TimeSpan.FromSeconds(60) };
+        var options = cluster.ClientOptions;
 
         Console.WriteLine($"three gfs master processes on loopback, election timeout {election} ms; {runs} runs of ~{seconds} s each, medians");
         var startTerm = (await new MasterClient(options, rpc).StatusAsync(cluster.Urls[0], cancellationToken: cancellationToken)).Term;
@@ -104,12 +101,10 @@ public sealed class MasterApiSuite : IBenchmarkSuite
             await MillionAsync(cluster, options, rpc, cancellationToken);
         }
 
-        await cluster.DisposeAsync();
-        root.Delete(recursive: true);
         return 0;
     }
 
-    private static async Task FailoverAsync(Cluster cluster, GfsClientOptions options, RpcClient rpc, int kills, CancellationToken cancellationToken)
+    private static async Task FailoverAsync(MasterCluster cluster, GfsClientOptions options, RpcClient rpc, int kills, CancellationToken cancellationToken)
     {
         using var writer = new MasterClient(options with { InitialRetryDelay = TimeSpan.FromMilliseconds(10), MaxRetryDelay = TimeSpan.FromMilliseconds(100), AttemptTimeout = TimeSpan.FromSeconds(2) }, rpc);
         await writer.MutateAsync(NamespaceOp.Of(NamespaceOpKind.Mkdir, "/failover", flag: true), cancellationToken);
@@ -118,7 +113,7 @@ public sealed class MasterApiSuite : IBenchmarkSuite
         var acknowledged = new List<string>();
         for (var k = 0; k < kills; k++)
         {
-            var leader = await cluster.LeaderAsync(writer, cancellationToken);
+            var leader = await cluster.LeaderIndexAsync(writer);
             using var stop = new CancellationTokenSource();
             long killedAt = 0;
             double firstAfter = -1;
@@ -169,7 +164,7 @@ public sealed class MasterApiSuite : IBenchmarkSuite
     }
 
     /// <summary>1M files through the batch RPC, then all three masters SIGKILLed and restarted: time until a linearizable read answers.</summary>
-    private static async Task MillionAsync(Cluster cluster, GfsClientOptions options, RpcClient rpc, CancellationToken cancellationToken)
+    private static async Task MillionAsync(MasterCluster cluster, GfsClientOptions options, RpcClient rpc, CancellationToken cancellationToken)
     {
         using var client = new MasterClient(options, rpc);
         await client.MutateAsync(NamespaceOp.Of(NamespaceOpKind.Mkdir, "/million", flag: true), cancellationToken);
@@ -189,25 +184,21 @@ public sealed class MasterApiSuite : IBenchmarkSuite
         }, cancellationToken)).ToList();
         await Task.WhenAll(writers);
         fill.Stop();
-        var leader = await cluster.LeaderAsync(client, cancellationToken);
+        var leader = await cluster.LeaderIndexAsync(client);
         var before = await client.StatusAsync(cluster.Urls[leader], cancellationToken: cancellationToken);
 
-        for (var i = 0; i < 3; i++)
-        {
-            cluster.Kill(i);
-        }
-
+        cluster.KillAll();
         var restart = Stopwatch.StartNew();
-        await cluster.StartAsync();
+        await cluster.LaunchAllAsync();
         var ready = restart.Elapsed;
         using var after = new MasterClient(options with { InitialRetryDelay = TimeSpan.FromMilliseconds(10), MaxRetryDelay = TimeSpan.FromMilliseconds(100) }, rpc);
         var stat = await after.StatAsync("/million/w7/f124-999", cancellationToken);
         var serving = restart.Elapsed;
-        var status = await after.StatusAsync(cluster.Urls[await cluster.LeaderAsync(after, cancellationToken)], cancellationToken: cancellationToken);
+        var status = await after.StatusAsync(cluster.Urls[await cluster.LeaderIndexAsync(after)], cancellationToken: cancellationToken);
         Console.WriteLine();
         Console.WriteLine($"1M files: filled in {fill.Elapsed.TotalSeconds:0.0} s through the batch RPC ({before.Files} files on the leader)");
         Console.WriteLine($"all three masters SIGKILLed and restarted: ready lines after {ready.TotalMilliseconds:0} ms, first linearizable stat after {serving.TotalMilliseconds:0} ms; {status.Files} files, last file {(stat.Kind == EntryKind.File ? "present" : "missing")}");
-        foreach (var line in cluster.Log.TakeLast(8))
+        foreach (var line in cluster.Output().Split('\n').Where(l => l.Contains("Snapshot", StringComparison.Ordinal) || l.Contains("Restored", StringComparison.Ordinal)).TakeLast(8))
         {
             Console.WriteLine("  " + line);
         }
@@ -254,115 +245,5 @@ public sealed class MasterApiSuite : IBenchmarkSuite
     {
         var at = Array.IndexOf(args, name);
         return at >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
-    }
-
-    /// <summary>Three gfs master processes started from the gfs.dll beside this benchmark.</summary>
-    private sealed class Cluster(string root, string election) : IAsyncDisposable
-    {
-        private readonly Process?[] processes = new Process?[3];
-
-        public Uri[] Urls { get; } = Enumerable.Range(0, 3).Select(_ => new Uri($"http://127.0.0.1:{FreePort()}")).ToArray();
-
-        /// <summary>What the masters logged at Information level or above about snapshots and restores.</summary>
-        public System.Collections.Concurrent.ConcurrentQueue<string> Log { get; } = new();
-
-        public async Task StartAsync()
-        {
-            var ready = Enumerable.Range(0, 3).Select(Launch).ToList();
-            await Task.WhenAll(ready);
-        }
-
-        public void Kill(int index)
-        {
-            processes[index]?.Kill();
-            processes[index]?.WaitForExit();
-            processes[index]?.Dispose();
-            processes[index] = null;
-        }
-
-        public async Task RestartAsync(int index)
-        {
-            Kill(index);
-            await Launch(index);
-        }
-
-        public async Task<int> LeaderAsync(MasterClient client, CancellationToken cancellationToken)
-        {
-            while (true)
-            {
-                for (var i = 0; i < 3; i++)
-                {
-                    if (processes[i] is null)
-                    {
-                        continue;
-                    }
-
-                    try
-                    {
-                        if ((await client.StatusAsync(Urls[i], cancellationToken: cancellationToken)).IsLeader)
-                        {
-                            return i;
-                        }
-                    }
-                    catch (GfsException)
-                    {
-                    }
-                }
-
-                await Task.Delay(50, cancellationToken);
-            }
-        }
-
-        public ValueTask DisposeAsync()
-        {
-            for (var i = 0; i < 3; i++)
-            {
-                Kill(i);
-            }
-
-            return ValueTask.CompletedTask;
-        }
-
-        private Task Launch(int index)
-        {
-            var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var argument in new[]
-            {
-                Path.Combine(AppContext.BaseDirectory, "gfs.dll"), "master", "--id", index.ToString(CultureInfo.InvariantCulture),
-                "--peers", string.Join(',', Urls.Select(u => u.ToString())), "--data", Path.Combine(root, $"m{index}"), "--log-level", "Information", "--election-timeout-ms", election,
-            })
-            {
-                info.ArgumentList.Add(argument);
-            }
-
-            var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            var process = new Process { StartInfo = info };
-            process.OutputDataReceived += (_, e) =>
-            {
-                if (e.Data?.StartsWith("gfs master ready", StringComparison.Ordinal) == true)
-                {
-                    ready.TrySetResult();
-                }
-            };
-            process.ErrorDataReceived += (_, e) =>
-            {
-                if (e.Data is { } line && (line.Contains("Snapshot", StringComparison.Ordinal) || line.Contains("Restored", StringComparison.Ordinal)))
-                {
-                    Log.Enqueue($"master {index}: {line}");
-                }
-            };
-            process.Start();
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            processes[index] = process;
-            return ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
-        }
-
-        private static int FreePort()
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
     }
 }

@@ -1,8 +1,7 @@
 using Gfs.Client;
 using Gfs.Client.Protocol.Master;
-using Gfs.Testing;
 
-namespace Gfs.IntegrationTests;
+namespace Gfs.Testing;
 
 /// <summary>
 /// Three real <c>gfs master</c> processes on loopback ports with their data in a temp directory.
@@ -29,17 +28,23 @@ public sealed class MasterCluster : IAsyncDisposable
     public static async Task<MasterCluster> StartAsync(params string[] extraArguments)
     {
         var cluster = new MasterCluster(extraArguments);
-        for (var i = 0; i < 3; i++)
-        {
-            cluster.Launch(i);
-        }
-
-        for (var i = 0; i < 3; i++)
-        {
-            await cluster.WaitReadyAsync(i);
-        }
-
+        await cluster.LaunchAllAsync();
         return cluster;
+    }
+
+    /// <summary>Starts every replica that is not running and waits until all are ready.</summary>
+    public async Task LaunchAllAsync()
+    {
+        var stopped = Enumerable.Range(0, 3).Where(i => processes[i] is null).ToList();
+        foreach (var i in stopped)
+        {
+            Launch(i);
+        }
+
+        foreach (var i in stopped)
+        {
+            await WaitReadyAsync(i);
+        }
     }
 
     public bool IsRunning(int index) => processes[index] is { HasExited: false };
