@@ -2,9 +2,10 @@ namespace Gfs.Consensus;
 
 /// <summary>
 /// Configuration of one Raft member. Defaults are chosen for a loaded 2-core machine (docs/consensus.md):
-/// elections 300–600 ms (measured: no spurious election under load, failover p50 0.85 s), votes, heartbeats and small appends give up after 400 ms so that a paused peer
-/// stalls nothing, and every other Raft RPC may take a minute so that a snapshot of hundreds of MB reaches
-/// a lagging follower.
+/// elections 300–600 ms (measured: no spurious election under load, failover p50 0.8 s), votes give up
+/// after 400 ms so that a paused peer cannot stall an election, HTTP/2 pings drop a peer that stopped
+/// answering within about 2 s, and every other Raft RPC may take a minute so that a snapshot of hundreds
+/// of MB reaches a lagging follower.
 /// </summary>
 public sealed class GfsRaftOptions
 {
@@ -27,11 +28,8 @@ public sealed class GfsRaftOptions
 
     public int UpperElectionTimeoutMs { get; set; } = 600;
 
-    /// <summary>
-    /// Timeout of RequestVote, PreVote, heartbeats and AppendEntries of up to 64 entries: below the
-    /// election timeout so that a paused peer stalls neither an election nor a replication round.
-    /// </summary>
-    public TimeSpan ShortRpcTimeout { get; set; } = TimeSpan.FromMilliseconds(400);
+    /// <summary>Timeout of RequestVote and PreVote (and of connecting): below the election timeout so that a paused peer cannot stall an election.</summary>
+    public TimeSpan VoteTimeout { get; set; } = TimeSpan.FromMilliseconds(400);
 
     /// <summary>Timeout of every other Raft RPC, InstallSnapshot included: above the worst snapshot transfer and load.</summary>
     public TimeSpan RpcTimeout { get; set; } = TimeSpan.FromSeconds(60);
@@ -82,9 +80,9 @@ public sealed class GfsRaftOptions
             throw new ArgumentException("election timeouts must satisfy 0 < lower < upper", nameof(LowerElectionTimeoutMs));
         }
 
-        if (ShortRpcTimeout <= TimeSpan.Zero || ShortRpcTimeout >= TimeSpan.FromMilliseconds(UpperElectionTimeoutMs))
+        if (VoteTimeout <= TimeSpan.Zero || VoteTimeout >= TimeSpan.FromMilliseconds(UpperElectionTimeoutMs))
         {
-            throw new ArgumentException("the short RPC timeout must be positive and below the upper election timeout", nameof(ShortRpcTimeout));
+            throw new ArgumentException("the vote timeout must be positive and below the upper election timeout", nameof(VoteTimeout));
         }
 
         if (RpcTimeout <= TimeSpan.Zero || WalChunkSizeMiB <= 0 || SnapshotLogBytes <= 0)
@@ -95,6 +93,6 @@ public sealed class GfsRaftOptions
 
     public override string ToString()
         => $"member {MemberId} of [{string.Join(", ", Members)}], client {ClientUrl}, data {DataDirectory}, "
-            + $"election {LowerElectionTimeoutMs}-{UpperElectionTimeoutMs} ms, short rpc {ShortRpcTimeout.TotalMilliseconds} ms, "
+            + $"election {LowerElectionTimeoutMs}-{UpperElectionTimeoutMs} ms, vote {VoteTimeout.TotalMilliseconds} ms, "
             + $"rpc {RpcTimeout.TotalSeconds} s, lease {LeaderLease}, wal chunk {WalChunkSizeMiB} MiB, snapshot every {SnapshotLogBytes >> 20} MiB of log";
 }

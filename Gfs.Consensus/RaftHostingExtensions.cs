@@ -4,6 +4,8 @@ using DotNext.Net.Cluster.Consensus.Raft.Http;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using DotNext.Net.Http;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -57,12 +59,18 @@ public static class RaftHostingExtensions
         services.AddHttpClient(HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
             {
-                ConnectTimeout = options.ShortRpcTimeout,
+                ConnectTimeout = options.VoteTimeout,
                 EnableMultipleHttp2Connections = true,
                 InitialHttp2StreamWindowSize = 4 << 20,
                 PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+
+                // A paused peer accepts connections and never answers; without pings a replication
+                // round waiting for it would last the whole RpcTimeout. 1 s is the smallest allowed.
+                KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
+                KeepAlivePingDelay = TimeSpan.FromSeconds(1),
+                KeepAlivePingTimeout = TimeSpan.FromSeconds(1),
             })
-            .AddHttpMessageHandler(() => new RaftRpcTimeoutHandler(options.ShortRpcTimeout))
+            .AddHttpMessageHandler(() => new RaftRpcTimeoutHandler(options.VoteTimeout))
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
         services.AddSingleton<RaftNode>();
 
@@ -96,11 +104,32 @@ public static class RaftHostingExtensions
         await app.Services.GetRequiredService<ReplicatedStateMachine>().RestoreAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Adds the Raft protocol endpoint; call it first in the pipeline.</summary>
+    /// <summary>
+    /// Adds the Raft protocol endpoint; call it first in the pipeline. Raft requests have no body-size
+    /// limit: Kestrel's default (30 MB) would refuse every InstallSnapshot above it, and a lagging
+    /// follower would never catch up.
+    /// </summary>
     public static WebApplication UseGfsRaft(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        var protocolPath = ProtocolPath(app.Services.GetRequiredService<GfsRaftOptions>().LocalMember);
+        app.Use((context, next) =>
+        {
+            if (context.Request.Path.StartsWithSegments(protocolPath)
+                && context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            {
+                limit.MaxRequestBodySize = null;
+            }
+
+            return next(context);
+        });
         app.UseConsensusProtocolHandler();
         return app;
     }
+
+    /// <summary>The path DotNext serves Raft on: the member URL's path, or its default.</summary>
+    internal static PathString ProtocolPath(Uri member)
+        => member.GetComponents(UriComponents.Path, UriFormat.Unescaped) is { Length: > 0 } path
+            ? new PathString("/" + path)
+            : new PathString("/cluster-consensus/raft");
 }

@@ -181,10 +181,10 @@ public sealed class ReplicatedStateMachine : IStateMachine, IAsyncDisposable
         try
         {
             long length;
-            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0))
+            using (var stream = new SyncingFileStream(temp))
             {
                 frozen.WriteTo(stream);
-                stream.Flush(flushToDisk: true);
+                stream.Flush();
                 length = stream.Length;
             }
 

@@ -12,6 +12,19 @@ public sealed partial class ChunkStore
     private long walBytesAtCheckpoint;
     private long walEndAtCheckpoint = -1;
     private long checkpointFailures;
+    private long logCommits;
+    private long chunkSyncs;
+
+    /// <summary>Group commits written to the log (each one write and one fdatasync).</summary>
+    internal long LogCommits => Interlocked.Read(ref logCommits);
+
+    /// <summary>Chunk file fdatasyncs issued by group commits.</summary>
+    internal long ChunkSyncs => Interlocked.Read(ref chunkSyncs);
+
+    private int pendingCommits;
+
+    /// <summary>Requests waiting for the committer.</summary>
+    internal int PendingCommits => Volatile.Read(ref pendingCommits);
 
     /// <summary>Checkpoints that could not be written (the log is then kept longer).</summary>
     internal long CheckpointFailures => Interlocked.Read(ref checkpointFailures);
@@ -49,11 +62,22 @@ public sealed partial class ChunkStore
     /// <summary>Bytes of write-ahead log segment files on disk.</summary>
     internal long WalFileBytes => wal.FileBytes;
 
+    private void RequestCheckpoint()
+    {
+        Interlocked.Increment(ref pendingCommits);
+        if (!commits.Writer.TryWrite(CommitRequest.Checkpoint()))
+        {
+            Interlocked.Decrement(ref pendingCommits);
+        }
+    }
+
     /// <summary>Queues a change for the next group commit and waits until it is durable and published.</summary>
     private Task CommitAsync(CommitRequest request)
     {
+        Interlocked.Increment(ref pendingCommits);
         if (!commits.Writer.TryWrite(request))
         {
+            Interlocked.Decrement(ref pendingCommits);
             throw new ChunkStoreException(ChunkStoreError.Closed, "the chunk store is closed");
         }
 
@@ -97,6 +121,7 @@ public sealed partial class ChunkStore
         long bytes = 0;
         while (bytes < 64L * 1024 * 1024 && reader.TryRead(out var r))
         {
+            Interlocked.Decrement(ref pendingCommits);
             if (r.IsCheckpoint)
             {
                 checkpoints.Add(r);
@@ -194,6 +219,8 @@ public sealed partial class ChunkStore
             }
 
             wal.Append(payloads);
+            Interlocked.Increment(ref logCommits);
+            Interlocked.Add(ref chunkSyncs, synced.Count);
         }
         catch (ChunkStoreException e)
         {

@@ -16,11 +16,32 @@ public sealed partial class ChunkStore
     /// overwrites), cuts chunk files longer than their committed length, flags shorter or missing ones as
     /// corrupt and deletes orphan files. Flagged chunks are listed with <see cref="ChunkInfo.IsCorrupt"/>.
     /// </summary>
-    public static Task<ChunkStore> OpenAsync(ChunkStoreOptions options, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+    public static async Task<ChunkStore> OpenAsync(ChunkStoreOptions options, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        return Task.Run(() => Open(options, timeProvider ?? TimeProvider.System), cancellationToken);
+        var store = await Task.Run(() => Open(options, timeProvider ?? TimeProvider.System), cancellationToken).ConfigureAwait(false);
+        if (options.VerifyAtStart)
+        {
+            try
+            {
+                // Every block of every chunk, before the store is handed out; damaged chunks are flagged (IsCorrupt).
+                foreach (var state in store.chunks.Values.Where(s => !s.Corrupt).ToList())
+                {
+                    if (await store.VerifyStateAsync(state, static (_, _) => default, cancellationToken).ConfigureAwait(false) is { } damage)
+                    {
+                        state.CorruptReason = damage.Message;
+                    }
+                }
+            }
+            catch
+            {
+                await store.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        return store;
     }
 
     private static ChunkStore Open(ChunkStoreOptions options, TimeProvider time)

@@ -48,10 +48,10 @@ public sealed partial class ChunkStore : IChunkStore
         dirty.UnionWith(replayed);
         removed.UnionWith(replayedDeletes);
         committer = Task.Run(CommitLoopAsync);
-        checkpointTimer = time.CreateTimer(_ => commits.Writer.TryWrite(CommitRequest.Checkpoint()), null, options.CheckpointInterval, options.CheckpointInterval);
+        checkpointTimer = time.CreateTimer(_ => RequestCheckpoint(), null, options.CheckpointInterval, options.CheckpointInterval);
         if (dirty.Count > 0 || removed.Count > 0)
         {
-            commits.Writer.TryWrite(CommitRequest.Checkpoint());
+            RequestCheckpoint();
         }
     }
 

@@ -36,6 +36,12 @@ public sealed class ChunkStoreOptions
     /// <summary>Pause between two full scrubber passes.</summary>
     public TimeSpan ScrubberPassInterval { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// Verify every block of every chunk while opening (reads the whole disk; off by default: the scrubber covers
+    /// idle chunks in the background). Missing, short and orphan files are always handled at start.
+    /// </summary>
+    public bool VerifyAtStart { get; set; }
+
     /// <summary>Read window of the verifying reader (a multiple of <see cref="BlockSize"/>).</summary>
     public int ReadWindow { get; set; } = 1024 * 1024;
 

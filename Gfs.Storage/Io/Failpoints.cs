@@ -31,9 +31,53 @@ internal sealed class Failpoints
         }
     }
 
-    /// <summary>The errno to inject at <paramref name="point"/>, or 0.</summary>
+    private readonly Dictionary<string, ManualResetEventSlim> paused = new(StringComparer.Ordinal);
+
+    /// <summary>Makes calls of <paramref name="point"/> block until <see cref="Resume"/>; returns a signal set when one is blocked.</summary>
+    public ManualResetEventSlim Pause(string point)
+    {
+        var reached = new ManualResetEventSlim();
+        lock (armed)
+        {
+            paused[point] = new ManualResetEventSlim();
+            reachedSignals[point] = reached;
+        }
+
+        return reached;
+    }
+
+    private readonly Dictionary<string, ManualResetEventSlim> reachedSignals = new(StringComparer.Ordinal);
+
+    public void Resume(string point)
+    {
+        lock (armed)
+        {
+            if (paused.Remove(point, out var gate))
+            {
+                gate.Set();
+            }
+
+            reachedSignals.Remove(point);
+        }
+    }
+
+    /// <summary>The errno to inject at <paramref name="point"/>, or 0 (after waiting while the point is paused).</summary>
     public int Check(string point)
     {
+        ManualResetEventSlim? gate;
+        ManualResetEventSlim? reached;
+        lock (armed)
+        {
+            paused.TryGetValue(point, out gate);
+            reachedSignals.TryGetValue(point, out reached);
+        }
+
+        if (gate is not null)
+        {
+            reached?.Set();
+            gate.Wait();
+        }
+
         lock (armed)
         {
             return armed.TryGetValue(point, out var errno) ? errno : 0;

@@ -109,6 +109,34 @@ public class RaftClusterTests
         Assert.All(cluster.Nodes, n => Assert.Equal(reference, n.State.Items));
     }
 
+    /// <summary>Kestrel refuses request bodies over 30 MB by default; InstallSnapshot must not be limited.</summary>
+    [Fact]
+    public async Task StoppedFollower_InstallsASnapshotLargerThanKestrelsDefaultBodyLimit()
+    {
+        await using var cluster = new RaftCluster3(snapshotLogBytes: 16L << 20);
+        await cluster.StartAllAsync();
+        var leader = await cluster.LeaderAsync();
+        var lagging = cluster.Nodes.First(n => n != leader);
+        await lagging.StopAsync();
+
+        // 40 commands of 1 MB: a 40 MB state, snapshotted after 16 MB of log.
+        var big = new string('b', 1 << 20);
+        for (var i = 0; i < 40; i++)
+        {
+            await cluster.ProposeAsync($"{i}:{big}");
+        }
+
+        var current = await cluster.LeaderAsync();
+        current.Raft.StateMachine.RequestSnapshot();
+        await cluster.ProposeAsync("last");
+        await Gfs.Testing.Retry.Until("the leader snapshotted the whole state", () => current.Raft.StateMachine.SnapshotIndex >= 41, RaftCluster3.Patience);
+
+        await lagging.StartAsync();
+        await cluster.AllHaveAsync(41);
+        Assert.True(lagging.Raft.StateMachine.SnapshotsInstalled > 0, "the follower caught up without a snapshot");
+        Assert.Equal(current.State.Items, lagging.State.Items);
+    }
+
     [Fact]
     public async Task AllMembersRestart_NothingCommittedIsLost()
     {

@@ -328,6 +328,43 @@ public sealed class ChunkStoreOperationTests
     }
 
     [Fact]
+    public async Task ConcurrentWriters_ShareOneGroupCommit()
+    {
+        await using var h = new StoreHarness();
+        var store = await h.OpenAsync();
+        const int Writers = 16;
+        for (var i = 1; i <= Writers; i++)
+        {
+            await store.CreateAsync(i, 1, Ct);
+        }
+
+        // Hold the committer inside one log sync while every other writer queues up behind it.
+        var commitsBefore = store.LogCommits;
+        var syncsBefore = store.ChunkSyncs;
+        var blocked = h.Faults.Pause(Io.Failpoints.WalSync);
+        Task first;
+        List<Task<long>> rest;
+        try
+        {
+            first = store.AppendAsync(1, new byte[100], 1, Ct).AsTask();
+            await Gfs.Testing.Retry.Until("the first commit reaches the log sync", () => blocked.IsSet, TimeSpan.FromSeconds(10));
+            rest = Enumerable.Range(2, Writers - 1).Select(i => store.AppendAsync(i, new byte[100], 1, Ct).AsTask()).ToList();
+            await Gfs.Testing.Retry.Until("the other writers are queued", () => store.PendingCommits == Writers - 1, TimeSpan.FromSeconds(10));
+        }
+        finally
+        {
+            h.Faults.Resume(Io.Failpoints.WalSync);
+        }
+
+        await first;
+        await Task.WhenAll(rest);
+
+        Assert.Equal(2, store.LogCommits - commitsBefore);         // 16 appends, two log syncs
+        Assert.Equal(Writers, store.ChunkSyncs - syncsBefore);     // each chunk file synced once
+        Assert.All(Enumerable.Range(1, Writers), i => Assert.Equal(100, store.GetChunk(i)!.Value.Length));
+    }
+
+    [Fact]
     public async Task ClosedStore_RefusesCalls()
     {
         await using var h = new StoreHarness();

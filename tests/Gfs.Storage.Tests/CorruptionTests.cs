@@ -106,6 +106,22 @@ public sealed class CorruptionTests
     }
 
     [Theory]
+    [InlineData(Damage.CorruptFirstBlock)]
+    [InlineData(Damage.FlipRandomByte)]
+    [InlineData(Damage.SwapTwoFiles)]
+    public async Task DamagedContent_IsFlaggedAtStart_WhenVerifyAtStartIsOn(Damage damage)
+    {
+        await using var h = await StoreWithChunksAsync();
+        var bad = Inflict(h, damage, seed: 3);
+        h.Options.VerifyAtStart = true;
+        var store = await h.OpenAsync();
+        foreach (var info in store.ListChunks())
+        {
+            Assert.Equal(bad.Contains(info.Handle), info.IsCorrupt);
+        }
+    }
+
+    [Theory]
     [InlineData(Damage.DeleteFile)]
     [InlineData(Damage.TruncateFile)]
     public async Task MissingOrShortFile_IsFlaggedAtStart(Damage damage)

@@ -112,7 +112,7 @@ public sealed class MasterRaftSuite : IBenchmarkSuite
         return 0;
     }
 
-    private sealed class Cluster(string root) : IAsyncDisposable
+    internal sealed class Cluster(string root) : IAsyncDisposable
     {
         private readonly int[] ports = [.. Enumerable.Range(0, 3).Select(_ => FreePort())];
         private readonly WebApplication?[] apps = new WebApplication?[3];
@@ -128,10 +128,20 @@ public sealed class MasterRaftSuite : IBenchmarkSuite
 
         public MasterReplica Replica(int id) => apps[id]!.Services.GetRequiredService<MasterReplica>();
 
+        public long SnapshotLogBytes { get; init; } = 64L << 20;
+
         public async Task StartAsync(int id)
         {
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.ClearProviders();
+            if (Environment.GetEnvironmentVariable("GFS_BENCH_LOG") is { Length: > 0 } level)
+            {
+                builder.Logging.AddSimpleConsole(o => o.TimestampFormat = $"HH:mm:ss.fff '[m{id}]' ");
+                builder.Logging.SetMinimumLevel(Enum.Parse<LogLevel>(level));
+                builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+                builder.Logging.AddFilter("System", LogLevel.Warning);
+            }
+
             builder.WebHost.ConfigureKestrel(k =>
             {
                 k.Listen(IPAddress.Loopback, ports[id], l => l.Protocols = HttpProtocols.Http2);
@@ -143,6 +153,7 @@ public sealed class MasterRaftSuite : IBenchmarkSuite
                 Members = [.. ports.Select(p => new Uri($"http://127.0.0.1:{p}/"))],
                 ClientUrl = new Uri($"http://127.0.0.1:{ports[id]}/"),
                 DataDirectory = Path.Combine(root, $"m{id}"),
+                SnapshotLogBytes = SnapshotLogBytes,
             });
             var app = builder.Build();
             await app.RestoreGfsRaftStateAsync();
@@ -174,6 +185,23 @@ public sealed class MasterRaftSuite : IBenchmarkSuite
                 }
 
                 await Task.Delay(10, cancellationToken);
+            }
+        }
+
+        /// <summary>Executes on whichever replica leads, retrying on NotLeader like a client.</summary>
+        public async Task<Gfs.Master.Commands.CommandResult> ExecuteAsync(long clientId, long requestId, MasterOp op, CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                var leader = await LeaderAsync(cancellationToken);
+                try
+                {
+                    return await Replica(leader).ExecuteAsync(clientId, requestId, op, cancellationToken);
+                }
+                catch (NotLeaderException)
+                {
+                    await Task.Delay(10, cancellationToken);
+                }
             }
         }
 
