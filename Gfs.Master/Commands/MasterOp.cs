@@ -15,6 +15,7 @@ namespace Gfs.Master.Commands;
 [Union(OpTags.BumpChunkVersion, typeof(BumpChunkVersionOp))]
 [Union(OpTags.Batch, typeof(BatchOp))]
 [Union(OpTags.Noop, typeof(NoopOp))]
+[Union(OpTags.Group, typeof(GroupOp))]
 public abstract class MasterOp
 {
 }

@@ -12,4 +12,6 @@ public static class OpTags
     public const int BumpChunkVersion = 7;
     public const int Batch = 8;
     public const int Noop = 9;
+
+    public const int Group = 10;
 }

@@ -13,6 +13,8 @@ namespace Gfs.Master.Replication;
 public sealed class MasterReplica
 {
     private readonly TimeProvider time;
+    private readonly List<PendingCommand> queue = [];
+    private bool flushing;
     private long handleCounter;
 
     public MasterReplica(RaftNode raft, ReplicatedMaster master, TimeProvider time)
@@ -29,10 +31,15 @@ public sealed class MasterReplica
 
     public ReplicatedMaster Master { get; }
 
+    /// <summary>Most commands grouped into one log entry.</summary>
+    public const int MaxGroup = 1024;
+
     /// <summary>
     /// Proposes <paramref name="op"/> stamped with the leader's time and returns its result. Pass the
     /// client's id and request id so that a retry after failover is answered from the exactly-once
-    /// table; 0/0 for leader-internal commands.
+    /// table; 0/0 for leader-internal commands. Client commands that arrive while an entry is being
+    /// committed are grouped into the next entry (<see cref="GroupOp"/>): one append, one replication
+    /// round and one apply dispatch for all of them, each still checked and recorded on its own.
     /// </summary>
     /// <exception cref="NotLeaderException">Not the leader; if <see cref="NotLeaderException.OutcomeUnknown"/>, retry with the same ids.</exception>
     public async Task<CommandResult> ExecuteAsync(long clientId, long requestId, MasterOp op, CancellationToken cancellationToken = default)
@@ -45,8 +52,91 @@ public sealed class MasterReplica
             Timestamp = time.GetUtcNow().ToUnixTimeMilliseconds(),
             Op = op,
         };
+        if (clientId == 0)
+        {
+            return await ProposeAsync(command, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (!Raft.IsLeader)
+        {
+            throw new NotLeaderException(Raft.Leader, outcomeUnknown: false);
+        }
+
+        var pending = new PendingCommand(command);
+        bool flush;
+        lock (queue)
+        {
+            queue.Add(pending);
+            flush = !flushing;
+            flushing = true;
+        }
+
+        if (flush)
+        {
+            _ = Task.Run(FlushAsync, CancellationToken.None);
+        }
+
+        return await pending.Result.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<CommandResult> ProposeAsync(MasterCommand command, CancellationToken cancellationToken)
+    {
         var result = await Raft.ProposeAsync(MasterState.Encode(command), cancellationToken).ConfigureAwait(false);
         return result as CommandResult ?? CommandResult.Error(ErrorCode.Internal, "the command produced no result");
+    }
+
+    /// <summary>Proposes the queued commands one group at a time until the queue is empty.</summary>
+    private async Task FlushAsync()
+    {
+        while (true)
+        {
+            List<PendingCommand> group;
+            lock (queue)
+            {
+                if (queue.Count == 0)
+                {
+                    flushing = false;
+                    return;
+                }
+
+                var take = Math.Min(queue.Count, MaxGroup);
+                group = queue.GetRange(0, take);
+                queue.RemoveRange(0, take);
+            }
+
+            try
+            {
+                var result = group.Count == 1
+                    ? [await ProposeAsync(group[0].Command, CancellationToken.None).ConfigureAwait(false)]
+                    : await ProposeGroupAsync(group).ConfigureAwait(false);
+                for (var i = 0; i < group.Count; i++)
+                {
+                    group[i].Result.TrySetResult(result[i]);
+                }
+            }
+            catch (Exception e)
+            {
+                // NotLeader (maybe with an unknown outcome) or a lost proposal: every caller retries
+                // with its own ids, and the exactly-once table answers for those that were applied.
+                foreach (var pending in group)
+                {
+                    pending.Result.TrySetException(e);
+                }
+            }
+        }
+    }
+
+    private async Task<CommandResult[]> ProposeGroupAsync(List<PendingCommand> group)
+    {
+        var command = new MasterCommand
+        {
+            Timestamp = time.GetUtcNow().ToUnixTimeMilliseconds(),
+            Op = new GroupOp { Commands = group.Select(p => p.Command).ToArray() },
+        };
+        var result = await ProposeAsync(command, CancellationToken.None).ConfigureAwait(false);
+        return result.Batch is { } results && results.Length == group.Count
+            ? results
+            : throw new InvalidOperationException($"a group of {group.Count} commands produced {result.Batch?.Length ?? 0} results ({result})");
     }
 
     /// <summary>Waits for a read barrier (leader only), then runs <paramref name="read"/> on the state.</summary>
@@ -73,5 +163,12 @@ public sealed class MasterReplica
                 return next;
             }
         }
+    }
+
+    private sealed class PendingCommand(MasterCommand command)
+    {
+        public MasterCommand Command { get; } = command;
+
+        public TaskCompletionSource<CommandResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

@@ -42,6 +42,13 @@ public sealed partial class MasterState
                 return CommandResult.Error(ErrorCode.InvalidArgument, "command has no operation");
             }
 
+            if (command.Op is GroupOp group)
+            {
+                return command.ClientId == 0
+                    ? ApplyGroup(group)
+                    : CommandResult.Error(ErrorCode.InvalidArgument, "only the leader may group commands");
+            }
+
             ClientSession? session = null;
             if (command.ClientId != 0)
             {
@@ -87,6 +94,21 @@ public sealed partial class MasterState
         NoopOp => CommandResult.Ok,
         _ => CommandResult.Error(ErrorCode.InvalidArgument, $"unknown operation {op.GetType().Name}"),
     };
+
+    /// <summary>Applies each grouped command as if it had its own log entry (its own exactly-once check and result).</summary>
+    private CommandResult ApplyGroup(GroupOp group)
+    {
+        var commands = group.Commands ?? [];
+        var results = new CommandResult[commands.Length];
+        for (var i = 0; i < commands.Length; i++)
+        {
+            results[i] = commands[i] is { Op: not GroupOp } inner
+                ? Apply(inner)
+                : CommandResult.Error(ErrorCode.InvalidArgument, "a group holds commands, not groups");
+        }
+
+        return new CommandResult { Code = ErrorCode.Ok, Batch = results };
+    }
 
     private CommandResult ApplyBatch(BatchOp batch, long time)
     {
