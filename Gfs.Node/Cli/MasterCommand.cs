@@ -124,7 +124,7 @@ internal static class MasterCommand
             var range = ElectionMs.Split('-');
             if (range.Length != 2 || !int.TryParse(range[0], out var lower) || !int.TryParse(range[1], out var upper))
             {
-                throw new ArgumentException($"--election-timeout-ms must look like 500-1000, not '{ElectionMs}'");
+                throw new ArgumentException($"--election-timeout-ms must look like 300-600, not '{ElectionMs}'");
             }
 
             if (SnapshotMiB <= 0)
