@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
-using Microsoft.AspNetCore.Connections;
 using DotNext.Net.Cluster;
 using DotNext.Net.Cluster.Consensus.Raft;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using DotNextNotLeader = DotNext.Net.Cluster.Consensus.Raft.NotLeaderException;
