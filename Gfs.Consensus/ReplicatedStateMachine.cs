@@ -197,7 +197,9 @@ public sealed class ReplicatedStateMachine : IStateMachine, IAsyncDisposable
                     return;
                 }
 
+                // The rename must be durable before anything (log compaction) relies on the snapshot.
                 File.Move(temp, final, overwrite: true);
+                Posix.SyncDirectory(directory);
                 snapshot = new SnapshotFile(final, index, term);
                 SnapshotsTaken++;
             }
@@ -225,13 +227,14 @@ public sealed class ReplicatedStateMachine : IStateMachine, IAsyncDisposable
                 var writer = IAsyncBinaryWriter.Create(stream, new byte[256 * 1024]);
                 await entry.WriteToAsync(writer, token).ConfigureAwait(false);
                 await stream.FlushAsync(token).ConfigureAwait(false);
-                stream.Flush(flushToDisk: true);
+                Posix.Sync(stream.SafeFileHandle, temp);
             }
 
             var installed = new SnapshotFile(final, entry.Index, entry.Term);
             lock (snapshotLock)
             {
                 File.Move(temp, final, overwrite: true);
+                Posix.SyncDirectory(directory);
                 snapshot = installed;
                 SnapshotsInstalled++;
             }

@@ -31,12 +31,17 @@ internal sealed class SyncingFileStream(string path, long syncEvery = 8L << 20) 
         unsynced += buffer.Length;
         if (unsynced >= syncEvery)
         {
-            file.Flush(flushToDisk: true);
-            unsynced = 0;
+            Flush();
         }
     }
 
-    public override void Flush() => file.Flush(flushToDisk: true);
+    /// <summary>fsyncs through <see cref="Posix.Sync"/>: a failed sync throws instead of passing silently.</summary>
+    public override void Flush()
+    {
+        file.Flush();
+        Posix.Sync(file.SafeFileHandle, path);
+        unsynced = 0;
+    }
 
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
