@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using Gfs.Consensus;
 using Gfs.Master.Commands;
+using Gfs.Testing;
 
 namespace Gfs.Benchmarks.Master;
 
@@ -22,7 +23,7 @@ public sealed class MasterCatchUpSuite : IBenchmarkSuite
         var files = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1_000_000;
         const int PerEntry = 500;
         var root = Path.Combine(Path.GetTempPath(), $"gfs-master-catchup-{Environment.ProcessId}");
-        var cluster = new MasterRaftSuite.Cluster(root) { SnapshotLogBytes = 32L << 20 };
+        var cluster = new InProcessMasterCluster(root) { SnapshotLogBytes = 32L << 20, LogLevel = MasterRaftSuite.BenchLogLevel };
         try
         {
             await cluster.StartAllAsync();

@@ -1,13 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using Gfs.Consensus;
 using Gfs.Master.Commands;
-using Gfs.Master.Replication;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
+using Gfs.Testing;
 using Microsoft.Extensions.Logging;
 
 namespace Gfs.Benchmarks.Master;
@@ -19,6 +14,9 @@ namespace Gfs.Benchmarks.Master;
 /// </summary>
 public sealed class MasterRaftSuite : IBenchmarkSuite
 {
+    /// <summary>GFS_BENCH_LOG=Information (or another level) shows the replicas' logs.</summary>
+    internal static LogLevel? BenchLogLevel => Environment.GetEnvironmentVariable("GFS_BENCH_LOG") is { Length: > 0 } level ? Enum.Parse<LogLevel>(level) : null;
+
     public string Name => "master-raft";
 
     public string Description => "3 in-process master replicas over HTTP/2: proposals/s, batches, reads, failover";
@@ -28,7 +26,7 @@ public sealed class MasterRaftSuite : IBenchmarkSuite
         var seconds = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 5;
         var failovers = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
         var root = Path.Combine(Path.GetTempPath(), $"gfs-master-raft-{Environment.ProcessId}");
-        var cluster = new Cluster(root);
+        var cluster = new InProcessMasterCluster(root) { LogLevel = BenchLogLevel };
         try
         {
             await cluster.StartAllAsync();
@@ -110,107 +108,5 @@ public sealed class MasterRaftSuite : IBenchmarkSuite
         }
 
         return 0;
-    }
-
-    internal sealed class Cluster(string root) : IAsyncDisposable
-    {
-        private readonly int[] ports = [.. Enumerable.Range(0, 3).Select(_ => FreePort())];
-        private readonly WebApplication?[] apps = new WebApplication?[3];
-
-        private static int FreePort()
-        {
-            using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-
-        public bool Running(int id) => apps[id] is not null;
-
-        public MasterReplica Replica(int id) => apps[id]!.Services.GetRequiredService<MasterReplica>();
-
-        public long SnapshotLogBytes { get; init; } = 64L << 20;
-
-        public async Task StartAsync(int id)
-        {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            if (Environment.GetEnvironmentVariable("GFS_BENCH_LOG") is { Length: > 0 } level)
-            {
-                builder.Logging.AddSimpleConsole(o => o.TimestampFormat = $"HH:mm:ss.fff '[m{id}]' ");
-                builder.Logging.SetMinimumLevel(Enum.Parse<LogLevel>(level));
-                builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-                builder.Logging.AddFilter("System", LogLevel.Warning);
-            }
-
-            builder.WebHost.ConfigureKestrel(k =>
-            {
-                k.Listen(IPAddress.Loopback, ports[id], l => l.Protocols = HttpProtocols.Http2);
-                k.Limits.Http2.MaxStreamsPerConnection = 1000;
-            });
-            builder.AddGfsMaster(new GfsRaftOptions
-            {
-                MemberId = id,
-                Members = [.. ports.Select(p => new Uri($"http://127.0.0.1:{p}/"))],
-                ClientUrl = new Uri($"http://127.0.0.1:{ports[id]}/"),
-                DataDirectory = Path.Combine(root, $"m{id}"),
-                SnapshotLogBytes = SnapshotLogBytes,
-            });
-            var app = builder.Build();
-            await app.RestoreGfsRaftStateAsync();
-            app.UseGfsRaft();
-            await app.StartAsync();
-            apps[id] = app;
-        }
-
-        public Task StartAllAsync() => Task.WhenAll(Enumerable.Range(0, 3).Select(StartAsync));
-
-        public async Task StopAsync(int id)
-        {
-            if (apps[id] is { } app)
-            {
-                apps[id] = null;
-                await app.StopAsync();
-                await app.DisposeAsync();
-            }
-        }
-
-        public async Task<int> LeaderAsync(CancellationToken cancellationToken)
-        {
-            while (true)
-            {
-                var leader = Enumerable.Range(0, 3).FirstOrDefault(i => Running(i) && Replica(i).Raft.IsLeader, -1);
-                if (leader >= 0)
-                {
-                    return leader;
-                }
-
-                await Task.Delay(10, cancellationToken);
-            }
-        }
-
-        /// <summary>Executes on whichever replica leads, retrying on NotLeader like a client.</summary>
-        public async Task<Gfs.Master.Commands.CommandResult> ExecuteAsync(long clientId, long requestId, MasterOp op, CancellationToken cancellationToken)
-        {
-            while (true)
-            {
-                var leader = await LeaderAsync(cancellationToken);
-                try
-                {
-                    return await Replica(leader).ExecuteAsync(clientId, requestId, op, cancellationToken);
-                }
-                catch (NotLeaderException)
-                {
-                    await Task.Delay(10, cancellationToken);
-                }
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            for (var i = 0; i < 3; i++)
-            {
-                await StopAsync(i);
-            }
-        }
     }
 }

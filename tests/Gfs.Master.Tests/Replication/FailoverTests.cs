@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Gfs.Client.Protocol;
 using Gfs.Master.Commands;
 using Gfs.Master.Tests.State;
+using Gfs.Testing;
 
 namespace Gfs.Master.Tests.Replication;
 
@@ -20,7 +21,7 @@ public class FailoverTests
         const int Clients = 16;
         const int PerClient = 120;
         const int Restarts = 10;
-        await using var cluster = new MasterTestCluster { SnapshotLogBytes = 32 * 1024 };
+        await using var cluster = new InProcessMasterCluster { WalChunkSizeMiB = 1, SnapshotLogBytes = 32 * 1024 };
         await cluster.StartAllAsync();
 
         var acknowledged = new ConcurrentBag<string>();
@@ -103,7 +104,7 @@ public class FailoverTests
         await AssertEveryReplicaHasAsync(cluster, acknowledged);
     }
 
-    private static async Task AssertEveryReplicaHasAsync(MasterTestCluster cluster, IReadOnlyCollection<string> paths)
+    private static async Task AssertEveryReplicaHasAsync(InProcessMasterCluster cluster, IReadOnlyCollection<string> paths)
     {
         var leader = await cluster.LeaderAsync();
         await cluster.Replica(leader).ExecuteAsync(0, 0, new NoopOp());

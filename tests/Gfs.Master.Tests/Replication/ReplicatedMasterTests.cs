@@ -2,6 +2,7 @@ using Gfs.Client.Protocol;
 using Gfs.Master.Commands;
 using Gfs.Master.State;
 using Gfs.Master.Tests.State;
+using Gfs.Testing;
 
 namespace Gfs.Master.Tests.Replication;
 
@@ -10,7 +11,7 @@ public class ReplicatedMasterTests
     [Fact]
     public async Task RetryAfterLeaderChange_IsAppliedOnce()
     {
-        await using var cluster = new MasterTestCluster();
+        await using var cluster = new InProcessMasterCluster { WalChunkSizeMiB = 1 };
         await cluster.StartAllAsync();
         var first = await cluster.ExecuteAsync(clientId: 42, requestId: 1, Ops.Create("/once"));
         Assert.Equal(ErrorCode.Ok, first.Code);
@@ -36,7 +37,7 @@ public class ReplicatedMasterTests
     [Fact]
     public async Task EveryReplica_ReachesTheSameStateHash()
     {
-        await using var cluster = new MasterTestCluster { SnapshotLogBytes = 16 * 1024 };
+        await using var cluster = new InProcessMasterCluster { WalChunkSizeMiB = 1, SnapshotLogBytes = 16 * 1024 };
         await cluster.StartAllAsync();
         var generator = new CommandGenerator(5);
         for (var round = 0; round < 20; round++)
@@ -59,7 +60,7 @@ public class ReplicatedMasterTests
     [Fact]
     public async Task NewChunkHandles_AreUniqueAcrossConcurrentAllocations()
     {
-        await using var cluster = new MasterTestCluster();
+        await using var cluster = new InProcessMasterCluster { WalChunkSizeMiB = 1 };
         await cluster.StartAllAsync();
         var leader = await cluster.LeaderAsync();
         var replica = cluster.Replica(leader);

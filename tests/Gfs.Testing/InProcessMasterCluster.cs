@@ -2,25 +2,41 @@ using System.Net;
 using Gfs.Consensus;
 using Gfs.Master.Commands;
 using Gfs.Master.Replication;
-using Gfs.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Gfs.Master.Tests.Replication;
+namespace Gfs.Testing;
 
-/// <summary>Three master replicas in this process over real HTTP/2 on loopback.</summary>
-internal sealed class MasterTestCluster : IAsyncDisposable
+/// <summary>
+/// Three master replicas in this process over real HTTP/2 on loopback (Raft only, no client RPCs):
+/// for tests and benchmarks of the replicated state. Real processes are <see cref="MasterCluster"/>.
+/// </summary>
+public sealed class InProcessMasterCluster : IAsyncDisposable
 {
-    private readonly TempDirectory temp = new("gfs-master");
+    private readonly TempDirectory? temp;
+    private readonly string root;
     private readonly int[] ports = [.. Enumerable.Range(0, 3).Select(_ => FreePort.Next())];
     private readonly WebApplication?[] apps = new WebApplication?[3];
 
+    /// <summary>Creates a cluster whose data lives under <paramref name="root"/>, or in a temp directory removed at dispose.</summary>
+    public InProcessMasterCluster(string? root = null)
+    {
+        temp = root is null ? new TempDirectory("gfs-master") : null;
+        this.root = root ?? temp!.Path;
+    }
+
+    /// <summary>How long waits for a leader or for replicas to catch up may take.</summary>
     public static TimeSpan Patience => TimeSpan.FromSeconds(30);
 
-    public long SnapshotLogBytes { get; init; } = 64L << 20;
+    public long SnapshotLogBytes { get; init; } = new GfsRaftOptions().SnapshotLogBytes;
+
+    public int WalChunkSizeMiB { get; init; } = new GfsRaftOptions().WalChunkSizeMiB;
+
+    /// <summary>When set, the replicas log to the console at this level.</summary>
+    public LogLevel? LogLevel { get; init; }
 
     public bool Running(int id) => apps[id] is not null;
 
@@ -30,14 +46,26 @@ internal sealed class MasterTestCluster : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, ports[id], l => l.Protocols = HttpProtocols.Http2));
+        if (LogLevel is { } level)
+        {
+            builder.Logging.AddSimpleConsole(o => o.TimestampFormat = $"HH:mm:ss.fff '[m{id}]' ");
+            builder.Logging.SetMinimumLevel(level);
+            builder.Logging.AddFilter("Microsoft", Microsoft.Extensions.Logging.LogLevel.Warning);
+            builder.Logging.AddFilter("System", Microsoft.Extensions.Logging.LogLevel.Warning);
+        }
+
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(IPAddress.Loopback, ports[id], l => l.Protocols = HttpProtocols.Http2);
+            k.Limits.Http2.MaxStreamsPerConnection = 1000;
+        });
         builder.AddGfsMaster(new GfsRaftOptions
         {
             MemberId = id,
             Members = [.. ports.Select(p => new Uri($"http://127.0.0.1:{p}/"))],
             ClientUrl = new Uri($"http://127.0.0.1:{ports[id]}/"),
-            DataDirectory = temp.Combine($"m{id}"),
-            WalChunkSizeMiB = 1,
+            DataDirectory = Path.Combine(root, $"m{id}"),
+            WalChunkSizeMiB = WalChunkSizeMiB,
             SnapshotLogBytes = SnapshotLogBytes,
         });
         var app = builder.Build();
@@ -59,31 +87,33 @@ internal sealed class MasterTestCluster : IAsyncDisposable
         }
     }
 
-    public async Task<int> LeaderAsync()
+    /// <summary>Index of the replica that leads, waiting up to <see cref="Patience"/> for one.</summary>
+    public async Task<int> LeaderAsync(CancellationToken cancellationToken = default)
     {
         var leader = -1;
         await Retry.Until("a master replica leads", () =>
         {
+            cancellationToken.ThrowIfCancellationRequested();
             leader = Enumerable.Range(0, 3).FirstOrDefault(i => Running(i) && Replica(i).Raft.IsLeader, -1);
             return leader >= 0;
-        }, Patience);
+        }, Patience, TimeSpan.FromMilliseconds(10));
         return leader;
     }
 
     /// <summary>What a client does: send to the leader, retry the same request id on NotLeader until answered.</summary>
-    public async Task<CommandResult> ExecuteAsync(long clientId, long requestId, MasterOp op)
+    public async Task<CommandResult> ExecuteAsync(long clientId, long requestId, MasterOp op, CancellationToken cancellationToken = default)
     {
         var deadline = DateTime.UtcNow + Patience;
         while (true)
         {
-            var leader = await LeaderAsync();
+            var leader = await LeaderAsync(cancellationToken);
             try
             {
-                return await Replica(leader).ExecuteAsync(clientId, requestId, op);
+                return await Replica(leader).ExecuteAsync(clientId, requestId, op, cancellationToken);
             }
             catch (NotLeaderException) when (DateTime.UtcNow < deadline)
             {
-                await Task.Delay(50);
+                await Task.Delay(10, cancellationToken);
             }
         }
     }
@@ -98,6 +128,6 @@ internal sealed class MasterTestCluster : IAsyncDisposable
             await StopAsync(i);
         }
 
-        temp.Dispose();
+        temp?.Dispose();
     }
 }
