@@ -85,7 +85,11 @@ public sealed partial class ChunkStore
     public ValueTask<long> AppendAsync(long handle, ReadOnlyMemory<byte> data, long expectedVersion, CancellationToken cancellationToken = default) =>
         MutateAsync(handle, -1, data, expectedVersion, append: true, cancellationToken);
 
-    private async ValueTask<long> MutateAsync(long handle, long offset, ReadOnlyMemory<byte> data, long expectedVersion, bool append, CancellationToken cancellationToken)
+    /// <summary>
+    /// Takes the chunk's mutex and checks, under it, that the store is usable and the chunk still
+    /// exists (a delete may have won the race). The caller releases the mutex.
+    /// </summary>
+    private async ValueTask<ChunkState> LockExistingAsync(long handle, CancellationToken cancellationToken)
     {
         ThrowIfUnusable();
         var state = GetExisting(handle);
@@ -93,10 +97,20 @@ public sealed partial class ChunkStore
         try
         {
             ThrowIfUnusable();
-            if (!state.Exists)
-            {
-                throw ChunkStoreException.NotFound(handle);
-            }
+            return state.Exists ? state : throw ChunkStoreException.NotFound(handle);
+        }
+        catch
+        {
+            state.Mutex.Release();
+            throw;
+        }
+    }
+
+    private async ValueTask<long> MutateAsync(long handle, long offset, ReadOnlyMemory<byte> data, long expectedVersion, bool append, CancellationToken cancellationToken)
+    {
+        var state = await LockExistingAsync(handle, cancellationToken).ConfigureAwait(false);
+        try
+        {
 
             var record = state.Record;
             if (record.Version != expectedVersion)
@@ -402,16 +416,9 @@ public sealed partial class ChunkStore
     /// <inheritdoc />
     public async ValueTask SetVersionAsync(long handle, long version, CancellationToken cancellationToken = default)
     {
-        ThrowIfUnusable();
-        var state = GetExisting(handle);
-        await state.Mutex.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var state = await LockExistingAsync(handle, cancellationToken).ConfigureAwait(false);
         try
         {
-            ThrowIfUnusable();
-            if (!state.Exists)
-            {
-                throw ChunkStoreException.NotFound(handle);
-            }
 
             var record = state.Record;
             if (version < record.Version)
@@ -443,16 +450,9 @@ public sealed partial class ChunkStore
     /// <inheritdoc />
     public async ValueTask DeleteAsync(long handle, CancellationToken cancellationToken = default)
     {
-        ThrowIfUnusable();
-        var state = GetExisting(handle);
-        await state.Mutex.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var state = await LockExistingAsync(handle, cancellationToken).ConfigureAwait(false);
         try
         {
-            ThrowIfUnusable();
-            if (!state.Exists)
-            {
-                throw ChunkStoreException.NotFound(handle);
-            }
 
             await CommitAsync(new CommitRequest
             {

@@ -168,37 +168,27 @@ public sealed class MasterFailoverTests
         Assert.Equal(EntryKind.File, local.Kind);
     }
 
-    private static async Task<List<string>> ListAllLocalAsync(MasterClient client, Uri master, string path)
+    private static Task<List<string>> ListAllLocalAsync(MasterClient client, Uri master, string path)
+        => ListAllAsync((after, limit) => client.ListLocalAsync(master, path, after, limit));
+
+    private static Task<List<string>> ListAllAsync(MasterClient client, string path)
+        => ListAllAsync((after, limit) => client.ListAsync(path, after, limit));
+
+    /// <summary>Follows the pages of a listing to the end.</summary>
+    private static async Task<List<string>> ListAllAsync(Func<string?, int, Task<ListReply>> page)
     {
         var names = new List<string>();
         string? after = null;
         while (true)
         {
-            var page = await client.ListLocalAsync(master, path, after, limit: 10_000);
-            names.AddRange(page.Entries.Select(e => e.Name));
-            if (!page.More)
+            var reply = await page(after, 10_000);
+            names.AddRange(reply.Entries.Select(e => e.Name));
+            if (!reply.More)
             {
                 return names;
             }
 
-            after = page.Entries[^1].Name;
-        }
-    }
-
-    private static async Task<List<string>> ListAllAsync(MasterClient client, string path)
-    {
-        var names = new List<string>();
-        string? after = null;
-        while (true)
-        {
-            var page = await client.ListAsync(path, after, limit: 10_000);
-            names.AddRange(page.Entries.Select(e => e.Name));
-            if (!page.More)
-            {
-                return names;
-            }
-
-            after = page.Entries[^1].Name;
+            after = reply.Entries[^1].Name;
         }
     }
 }

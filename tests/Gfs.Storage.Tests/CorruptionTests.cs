@@ -73,12 +73,11 @@ public sealed class CorruptionTests
         }
     }
 
+    /// <summary>The five HDFS TestCrcCorruption modes.</summary>
+    public static TheoryData<Damage> AllDamage => [.. Enum.GetValues<Damage>()];
+
     [Theory]
-    [InlineData(Damage.DeleteFile)]
-    [InlineData(Damage.TruncateFile)]
-    [InlineData(Damage.CorruptFirstBlock)]
-    [InlineData(Damage.FlipRandomByte)]
-    [InlineData(Damage.SwapTwoFiles)]
+    [MemberData(nameof(AllDamage))]
     public async Task Damage_IsDetectedOnRead_WithChunkAndBlock_AndNoByteIsServed(Damage damage)
     {
         await using var h = await StoreWithChunksAsync();
@@ -135,11 +134,7 @@ public sealed class CorruptionTests
     }
 
     [Theory]
-    [InlineData(Damage.DeleteFile)]
-    [InlineData(Damage.TruncateFile)]
-    [InlineData(Damage.CorruptFirstBlock)]
-    [InlineData(Damage.FlipRandomByte)]
-    [InlineData(Damage.SwapTwoFiles)]
+    [MemberData(nameof(AllDamage))]
     public async Task Damage_IsReportedByTheScrubber(Damage damage)
     {
         await using var h = await StoreWithChunksAsync();
