@@ -185,6 +185,7 @@ public sealed class MasterClient : IDisposable
         NamespaceOpKind.Delete => MasterRoutes.Delete,
         NamespaceOpKind.Rename => MasterRoutes.Rename,
         NamespaceOpKind.SetReplication => MasterRoutes.SetReplication,
+        NamespaceOpKind.SetLength => MasterRoutes.SetLength,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown namespace operation"),
     };
 

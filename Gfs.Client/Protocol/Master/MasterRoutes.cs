@@ -21,6 +21,9 @@ public static class MasterRoutes
     /// <summary>Applies many namespace operations in one log entry.</summary>
     public const string Batch = "master/Batch";
 
+    /// <summary>Raises a file's length (a writer's acknowledged end).</summary>
+    public const string SetLength = "master/SetLength";
+
     /// <summary>Returns one entry's attributes.</summary>
     public const string Stat = "master/Stat";
 

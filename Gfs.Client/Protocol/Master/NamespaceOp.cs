@@ -19,6 +19,9 @@ public enum NamespaceOpKind
 
     /// <summary>Set a file's replication goal to <see cref="NamespaceOp.Goal"/>.</summary>
     SetReplication = 5,
+
+    /// <summary>Raises a file's length to <see cref="NamespaceOp.Size"/> (never lowers it): a writer's or appender's acknowledged end.</summary>
+    SetLength = 6,
 }
 
 /// <summary>
@@ -51,6 +54,10 @@ public sealed class NamespaceOp
     /// <summary>Parents for mkdir, recursive for delete.</summary>
     [Key(5)]
     public bool Flag { get; set; }
+
+    /// <summary>SetLength: the file's new length (the largest acknowledged end).</summary>
+    [Key(6)]
+    public long Size { get; set; }
 
     /// <summary>Creates an operation on a path given as a string.</summary>
     public static NamespaceOp Of(NamespaceOpKind kind, string path, string? target = null, int goal = 0, int chunkSize = 0, bool flag = false) => new()

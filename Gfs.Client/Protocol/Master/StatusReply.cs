@@ -45,4 +45,8 @@ public sealed class StatusReply
     /// <summary>The software version.</summary>
     [Key(9)]
     public string Version { get; set; } = "";
+
+    /// <summary>Chunkservers this master has heard from, with their last reported capacity and load.</summary>
+    [Key(10)]
+    public List<Chunk.ChunkserverStatus> Chunkservers { get; set; } = [];
 }
