@@ -80,6 +80,13 @@ public sealed class PushReply
     /// <summary>Servers (URLs) that buffered the data, this one first.</summary>
     [Key(0)]
     public List<string> Buffered { get; set; } = [];
+
+    /// <summary>
+    /// Servers (URLs) further down the chain that did not get the data (unreachable, refused, bad CRC).
+    /// Non-empty means the push is incomplete: the client leaves them out (LeaseChunk.Failed) and retries.
+    /// </summary>
+    [Key(1)]
+    public List<string> Failed { get; set; } = [];
 }
 
 /// <summary>Client → primary: write pushed data at an offset of the chunk.</summary>
@@ -114,6 +121,13 @@ public sealed class WriteReply
     /// <summary>The chunk's length after the write.</summary>
     [Key(0)]
     public long ChunkLength { get; set; }
+
+    /// <summary>
+    /// Secondaries (server ids) that did not apply the write. Non-empty means the write is NOT
+    /// acknowledged: the client asks for a new lease without them and retries.
+    /// </summary>
+    [Key(1)]
+    public List<string> FailedReplicas { get; set; } = [];
 }
 
 /// <summary>Client → primary: record append of pushed data.</summary>
@@ -164,6 +178,13 @@ public sealed class AppendReply
     /// <summary>The chunk's length after the append.</summary>
     [Key(3)]
     public long ChunkLength { get; set; }
+
+    /// <summary>
+    /// Secondaries (server ids) that did not apply the append (or the padding). Non-empty means NOT
+    /// acknowledged: the client asks for a new lease without them and retries with the same sequence.
+    /// </summary>
+    [Key(4)]
+    public List<string> FailedReplicas { get; set; } = [];
 }
 
 /// <summary>What a serial mutation does.</summary>
