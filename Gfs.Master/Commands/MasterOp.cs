@@ -16,6 +16,7 @@ namespace Gfs.Master.Commands;
 [Union(OpTags.Batch, typeof(BatchOp))]
 [Union(OpTags.Noop, typeof(NoopOp))]
 [Union(OpTags.Group, typeof(GroupOp))]
+[Union(OpTags.SetLength, typeof(SetLengthOp))]
 public abstract class MasterOp
 {
 }

@@ -14,4 +14,5 @@ public static class OpTags
     public const int Noop = 9;
 
     public const int Group = 10;
+    public const int SetLength = 11;
 }

@@ -87,6 +87,7 @@ public sealed partial class MasterState
         RenameOp o => Rename(o.From, o.To, time),
         DeleteOp o => Delete(o.Path, o.Recursive, time),
         SetReplicationOp o => SetReplication(o.Path, o.Goal),
+        SetLengthOp o => SetLength(o.Path, o.Size, time),
         AllocateChunkOp o => AllocateChunk(o.Path, o.ChunkIndex, o.Handle, o.Replicas, time),
         BumpChunkVersionOp o => BumpChunkVersion(o.Handle, o.ExpectedVersion),
         BatchOp o when !nested => ApplyBatch(o, time),

@@ -102,4 +102,43 @@ public sealed partial class MasterState
         chunks.GetForWrite(slot).Version = current + 1;
         return CommandResult.WithValue(current + 1);
     }
+
+    private CommandResult SetLength(byte[] path, long size, long time)
+    {
+        if (PathValidator.Validate(path, out var reason) != ErrorCode.Ok)
+        {
+            return Invalid(reason);
+        }
+
+        if (size < 0)
+        {
+            return Invalid("a file length cannot be negative");
+        }
+
+        var id = Resolve(path, out var code);
+        if (id == None)
+        {
+            return ResolveError(code, "the file");
+        }
+
+        var file = inodes[id];
+        if (file.Kind != InodeKind.File)
+        {
+            return CommandResult.Error(ErrorCode.IsADirectory, "lengths belong to files");
+        }
+
+        if (size > (long)file.Count << file.ChunkSizeLog2)
+        {
+            return Invalid($"length {size} lies beyond the file's {file.Count} chunks");
+        }
+
+        if (size > file.Size)
+        {
+            ref var w = ref inodes.GetForWrite(id);
+            w.Size = size;
+            w.MTime = time;
+        }
+
+        return CommandResult.WithValue(id);
+    }
 }

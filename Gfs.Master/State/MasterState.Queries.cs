@@ -130,6 +130,49 @@ public sealed partial class MasterState
         return PathValidator.TryEncode(path, out var utf8, out _) is var code and not ErrorCode.Ok ? code : GetChunks(utf8, out handles);
     }
 
+    /// <summary>
+    /// The attributes of the file at <paramref name="path"/> and its chunks from index
+    /// <paramref name="first"/>, at most <paramref name="count"/> of them, with their versions.
+    /// </summary>
+    public ErrorCode FileChunks(ReadOnlySpan<byte> path, int first, int count, out EntryInfo info, out ChunkInfo[] chunks)
+    {
+        info = default;
+        chunks = [];
+        if (PathValidator.Validate(path, out _) is var invalid and not ErrorCode.Ok)
+        {
+            return invalid;
+        }
+
+        if (first < 0 || count < 0)
+        {
+            return ErrorCode.InvalidArgument;
+        }
+
+        var id = Resolve(path, out var code);
+        if (id == None)
+        {
+            return code;
+        }
+
+        var n = inodes[id];
+        if (n.Kind != InodeKind.File)
+        {
+            return ErrorCode.IsADirectory;
+        }
+
+        info = Info(id);
+        var take = (int)Math.Clamp((long)n.Count - first, 0, count);
+        chunks = new ChunkInfo[take];
+        for (var i = 0; i < take; i++)
+        {
+            var handle = ChunkAt(id, n, first + i);
+            var slot = ChunkFind(handle);
+            chunks[i] = new ChunkInfo(handle, slot == None ? 0 : this.chunks[slot].Version, n.Goal, id);
+        }
+
+        return ErrorCode.Ok;
+    }
+
     public bool TryGetChunk(long handle, out ChunkInfo info)
     {
         var slot = ChunkFind(handle);

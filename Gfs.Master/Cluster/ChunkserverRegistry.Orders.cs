@@ -1,0 +1,94 @@
+using Gfs.Client.Protocol.Chunk;
+
+namespace Gfs.Master.Cluster;
+
+public sealed partial class ChunkserverRegistry
+{
+    /// <summary>
+    /// The orders for one server (leader only): Verify for replicas reported bad, Delete for stale
+    /// replicas (below the chunk's version; only while an up-to-date replica lives elsewhere) and for
+    /// orphans (handles the state does not know but has allocated before: below
+    /// the state's next chunk handle). Stale and orphan checks run every
+    /// <see cref="DataPathOptions.OrderScanInterval"/> per server; an order is repeated only after
+    /// <see cref="DataPathOptions.OrderResend"/>.
+    /// </summary>
+    /// <param name="serverId">The server.</param>
+    /// <param name="versions">Maps handles to their versions in the state (0: unknown), with the state's next chunk handle.</param>
+    /// <param name="busy">Chunks with a lease decision in flight: their replicas are left alone.</param>
+    public List<ChunkOrder> Orders(string serverId, Func<IReadOnlyList<long>, (long[] Versions, long NextChunkHandle)> versions, Func<long, bool> busy)
+    {
+        ArgumentNullException.ThrowIfNull(versions);
+        ArgumentNullException.ThrowIfNull(busy);
+        var now = Now;
+        var orders = new List<ChunkOrder>();
+        List<(long Handle, long Version)> held;
+        lock (gate)
+        {
+            if (!servers.TryGetValue(serverId, out var server))
+            {
+                return orders;
+            }
+
+            foreach (var handle in server.Chunks)
+            {
+                var r = replicas[handle][serverId];
+                if (r.Bad && !r.VerifyOrdered)
+                {
+                    replicas[handle][serverId] = r with { VerifyOrdered = true };
+                    orders.Add(new ChunkOrder { Kind = ChunkOrderKind.Verify, Handle = handle });
+                }
+            }
+
+            if (now < server.NextScan)
+            {
+                return orders;
+            }
+
+            server.NextScan = now + Ticks(Options.OrderScanInterval);
+            held = server.Chunks.Select(h => (h, replicas[h][serverId].Version)).ToList();
+        }
+
+        var (current, next) = versions(held.Select(h => h.Handle).ToList());
+        lock (gate)
+        {
+            if (!servers.TryGetValue(serverId, out var server))
+            {
+                return orders;
+            }
+
+            var resend = Ticks(Options.OrderResend);
+            for (var i = 0; i < held.Count; i++)
+            {
+                var (handle, version) = held[i];
+                var stale = current[i] != 0 && version < current[i] && !busy(handle) && HasUpToDateElsewhere(handle, current[i], serverId, now);
+                var orphan = current[i] == 0 && handle < next;
+                if (!stale && !orphan)
+                {
+                    continue;
+                }
+
+                var key = (ChunkOrderKind.Delete, handle);
+                if (server.SentOrders.TryGetValue(key, out var sent) && now - sent < resend)
+                {
+                    continue;
+                }
+
+                server.SentOrders[key] = now;
+                orders.Add(new ChunkOrder { Kind = ChunkOrderKind.Delete, Handle = handle, Version = version });
+            }
+
+            // Forget orders for replicas that are gone.
+            foreach (var key in server.SentOrders.Keys.Where(k => !server.Chunks.Contains(k.Handle)).ToList())
+            {
+                server.SentOrders.Remove(key);
+            }
+        }
+
+        return orders;
+    }
+
+    private bool HasUpToDateElsewhere(long handle, long version, string serverId, long now)
+        => replicas.TryGetValue(handle, out var holders)
+            && holders.Any(h => h.Key != serverId && h.Value.Version == version && !h.Value.Bad
+                && servers.TryGetValue(h.Key, out var s) && IsLive(s, now));
+}

@@ -1,0 +1,37 @@
+namespace Gfs.Master.Cluster;
+
+/// <summary>Timings of the master's data-path soft state (docs/data-path.md, docs/master.md).</summary>
+public sealed record DataPathOptions
+{
+    /// <summary>Length of a lease and of each extension. Default 60 s (<c>--lease-seconds</c>).</summary>
+    public TimeSpan LeaseLength { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Added to every lease end the master records: its view of a lease always outlasts the primary's.</summary>
+    public TimeSpan LeaseGrace { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A chunkserver without a heartbeat for this long is dead. Default 10 s (<c>--dead-after-seconds</c>).</summary>
+    public TimeSpan DeadAfter { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>An order not yet carried out is sent again after this long.</summary>
+    public TimeSpan OrderResend { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often one chunkserver's replicas are checked for stale and orphaned ones.</summary>
+    public TimeSpan OrderScanInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Longest a lease request waits for an old lease to expire before answering Unavailable.</summary>
+    public TimeSpan MaxLeaseWait { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Time budget of one Grant call to a chunkserver.</summary>
+    public TimeSpan GrantTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Half-life of the recent-creations counter placement uses to spread new chunks.</summary>
+    public TimeSpan CreationHalfLife { get; init; } = TimeSpan.FromSeconds(60);
+
+    public void Validate()
+    {
+        if (LeaseLength <= TimeSpan.Zero || DeadAfter <= TimeSpan.Zero || LeaseGrace < TimeSpan.Zero)
+        {
+            throw new ArgumentException("lease length and dead-after must be positive");
+        }
+    }
+}
