@@ -1,5 +1,7 @@
 using System.CommandLine;
+using Gfs.Client.Transport;
 using Gfs.Consensus;
+using Gfs.Master.Cluster;
 using Gfs.Master.Replication;
 using Gfs.Node.Master;
 using Gfs.Node.Rpc;
@@ -26,11 +28,13 @@ internal static class MasterCommand
         var key = new Option<string?>("--key") { Description = "PEM private key of --cert." };
         var snapshotMiB = new Option<int>("--snapshot-log-mib") { Description = "Take a snapshot (and compact the log) after this many MiB of log.", DefaultValueFactory = _ => 16 };
         var electionMs = new Option<string>("--election-timeout-ms") { Description = "Election timeout range lower-upper in milliseconds.", DefaultValueFactory = _ => "300-600" };
+        var leaseSeconds = new Option<int>("--lease-seconds") { Description = "Length of a chunk lease and of each extension, in seconds.", DefaultValueFactory = _ => 60 };
+        var deadAfterSeconds = new Option<int>("--dead-after-seconds") { Description = "A chunkserver without a heartbeat for this many seconds is dead (not placed on, not returned in locations).", DefaultValueFactory = _ => 10 };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Least severe log level written to stderr.", DefaultValueFactory = _ => LogLevel.Information };
 
         var command = new Command("master", "Run one replica of the Raft-replicated master (three replicas make a cluster).")
         {
-            id, peers, data, listen, certificate, key, snapshotMiB, electionMs, logLevel,
+            id, peers, data, listen, certificate, key, snapshotMiB, electionMs, leaseSeconds, deadAfterSeconds, logLevel,
         };
         command.SetAction((parse, ct) => RunAsync(
             new MasterArguments(
@@ -42,6 +46,8 @@ internal static class MasterCommand
                 parse.GetValue(key),
                 parse.GetValue(snapshotMiB),
                 parse.GetRequiredValue(electionMs),
+                parse.GetValue(leaseSeconds),
+                parse.GetValue(deadAfterSeconds),
                 parse.GetValue(logLevel)),
             ct));
         return command;
@@ -50,10 +56,12 @@ internal static class MasterCommand
     private static async Task<int> RunAsync(MasterArguments arguments, CancellationToken cancellationToken)
     {
         GfsRaftOptions raft;
+        DataPathOptions dataPath;
         try
         {
             raft = arguments.ToRaftOptions();
             raft.Validate();
+            dataPath = arguments.ToDataPathOptions();
         }
         catch (ArgumentException e)
         {
@@ -70,11 +78,24 @@ internal static class MasterCommand
             o.CertificateKeyPath = arguments.Key;
         });
         builder.AddGfsMaster(raft);
+        builder.Services.AddSingleton(dataPath);
+        builder.Services.AddSingleton(_ => new RpcClient(new RpcClientOptions
+        {
+            // Grants to chunkservers present this master's certificate when it has one (mutual TLS).
+            ClientCertificate = arguments.Certificate is null ? null : RpcHosting.LoadCertificate(arguments.Certificate, arguments.Key),
+        }));
+        builder.Services.AddSingleton<IMasterLog, ReplicaMasterLog>();
+        builder.Services.AddSingleton<ChunkserverRegistry>();
+        builder.Services.AddSingleton<IChunkserverChannel, RpcChunkserverChannel>();
+        builder.Services.AddSingleton<LeaseManager>();
+        builder.Services.AddSingleton<ChunkCoordinator>();
         builder.Services.AddSingleton<MasterRpcService>();
+        builder.Services.AddSingleton<MasterDataService>();
 
         await using var app = builder.Build();
         app.UseGfsRaft();
         app.Services.GetRequiredService<MasterRpcService>().Map(app);
+        app.Services.GetRequiredService<MasterDataService>().Map(app);
         app.UseGfsRpc();
 
         await app.RestoreGfsRaftStateAsync(cancellationToken);
@@ -112,8 +133,18 @@ internal static class MasterCommand
     }
 
     private sealed record MasterArguments(
-        int Id, string Peers, string Data, string? Listen, string? Certificate, string? Key, int SnapshotMiB, string ElectionMs, LogLevel LogLevel)
+        int Id, string Peers, string Data, string? Listen, string? Certificate, string? Key, int SnapshotMiB, string ElectionMs, int LeaseSeconds, int DeadAfterSeconds, LogLevel LogLevel)
     {
+        public DataPathOptions ToDataPathOptions()
+        {
+            if (LeaseSeconds <= 0 || DeadAfterSeconds <= 0)
+            {
+                throw new ArgumentException("--lease-seconds and --dead-after-seconds must be positive");
+            }
+
+            return new DataPathOptions { LeaseLength = TimeSpan.FromSeconds(LeaseSeconds), DeadAfter = TimeSpan.FromSeconds(DeadAfterSeconds) };
+        }
+
         public GfsRaftOptions ToRaftOptions()
         {
             var members = Peers.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)

@@ -2,6 +2,7 @@ using System.Reflection;
 using Gfs.Client.Protocol;
 using Gfs.Client.Protocol.Master;
 using Gfs.Consensus;
+using Gfs.Master.Cluster;
 using Gfs.Master.Commands;
 using Gfs.Master.Paths;
 using Gfs.Master.Replication;
@@ -16,7 +17,7 @@ namespace Gfs.Node.Master;
 /// reads wait for a read barrier on the leader. A follower answers NotLeader with the leader's
 /// client URL. Requests run concurrently; DotNext batches concurrent proposals.
 /// </summary>
-internal sealed class MasterRpcService(MasterReplica replica)
+internal sealed class MasterRpcService(MasterReplica replica, ChunkserverRegistry registry)
 {
     /// <summary>Page size of a listing when the caller gives none.</summary>
     public const int DefaultListLimit = 1000;
@@ -36,6 +37,7 @@ internal sealed class MasterRpcService(MasterReplica replica)
         endpoints.MapRpc<MutationRequest, MutationReply>(MasterRoutes.Delete, (r, c) => MutateAsync(r, NamespaceOpKind.Delete, c));
         endpoints.MapRpc<MutationRequest, MutationReply>(MasterRoutes.Rename, (r, c) => MutateAsync(r, NamespaceOpKind.Rename, c));
         endpoints.MapRpc<MutationRequest, MutationReply>(MasterRoutes.SetReplication, (r, c) => MutateAsync(r, NamespaceOpKind.SetReplication, c));
+        endpoints.MapRpc<MutationRequest, MutationReply>(MasterRoutes.SetLength, (r, c) => MutateAsync(r, NamespaceOpKind.SetLength, c));
         endpoints.MapRpc<BatchRequest, BatchReply>(MasterRoutes.Batch, BatchAsync);
         endpoints.MapRpc<PathRequest, EntryAttributes>(MasterRoutes.Stat, StatAsync);
         endpoints.MapRpc<PathRequest, ListReply>(MasterRoutes.List, ListAsync);
@@ -124,6 +126,7 @@ internal sealed class MasterRpcService(MasterReplica replica)
             Directories = directories,
             Chunks = chunks,
             Version = Version,
+            Chunkservers = registry.Status(),
         };
     }
 
@@ -140,7 +143,7 @@ internal sealed class MasterRpcService(MasterReplica replica)
         }
         catch (NotLeaderException e)
         {
-            throw await NotLeaderAsync(e, context).ConfigureAwait(false);
+            throw await NotLeaderAsync(replica, e, context).ConfigureAwait(false);
         }
     }
 
@@ -157,12 +160,12 @@ internal sealed class MasterRpcService(MasterReplica replica)
         }
         catch (NotLeaderException e)
         {
-            throw await NotLeaderAsync(e, context).ConfigureAwait(false);
+            throw await NotLeaderAsync(replica, e, context).ConfigureAwait(false);
         }
     }
 
     /// <summary>NotLeader with the leader's client URL when known; the client retries there with the same request id.</summary>
-    private async Task<GfsException> NotLeaderAsync(NotLeaderException e, RpcContext context)
+    internal static async Task<GfsException> NotLeaderAsync(MasterReplica replica, NotLeaderException e, RpcContext context)
     {
         var url = e.Leader is { IsLocal: false } leader
             ? leader.ClientUrl ?? await replica.Raft.GetLeaderClientUrlAsync(context.CancellationToken).ConfigureAwait(false)
@@ -201,6 +204,9 @@ internal sealed class MasterRpcService(MasterReplica replica)
                 return true;
             case NamespaceOpKind.SetReplication:
                 masterOp = new SetReplicationOp { Path = op.Path, Goal = op.Goal };
+                return true;
+            case NamespaceOpKind.SetLength:
+                masterOp = new SetLengthOp { Path = op.Path, Size = op.Size };
                 return true;
             default:
                 invalid = new GfsException(ErrorCode.InvalidArgument, $"unknown namespace operation {(int)op.Kind}");

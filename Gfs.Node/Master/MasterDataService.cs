@@ -1,0 +1,51 @@
+using Gfs.Client.Protocol.Chunk;
+using Gfs.Consensus;
+using Gfs.Master.Cluster;
+using Gfs.Master.Replication;
+using Gfs.Node.Rpc;
+using Microsoft.AspNetCore.Routing;
+
+namespace Gfs.Node.Master;
+
+/// <summary>
+/// The master's data-path RPCs (docs/data-path.md): heartbeats (every replica), chunk lookups,
+/// leases and replica reports (leader).
+/// </summary>
+internal sealed class MasterDataService
+{
+    private readonly MasterReplica replica;
+    private readonly ChunkCoordinator coordinator;
+
+    public MasterDataService(MasterReplica replica, ChunkCoordinator coordinator)
+    {
+        this.replica = replica;
+        this.coordinator = coordinator;
+        replica.Raft.LeaderChanged += _ => coordinator.OnLeadershipChanged();
+    }
+
+    public void Map(IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapRpc<HeartbeatRequest, HeartbeatReply>(ChunkRoutes.Heartbeat, (r, _) => ValueTask.FromResult(coordinator.Heartbeat(r)));
+        endpoints.MapRpc<GetChunksRequest, GetChunksReply>(ChunkRoutes.GetChunks, (r, c) => LeaderAsync(() => coordinator.GetChunksAsync(r, c.CancellationToken), c));
+        endpoints.MapRpc<LeaseChunkRequest, LeaseChunkReply>(ChunkRoutes.LeaseChunk, (r, c) => LeaderAsync(() => coordinator.Leases.LeaseAsync(r, c.CancellationToken), c));
+        endpoints.MapRpc<ReportReplicaRequest, Empty>(ChunkRoutes.ReportReplica, (r, c) => LeaderAsync(
+            async () =>
+            {
+                await coordinator.ReportReplicaAsync(r, c.CancellationToken).ConfigureAwait(false);
+                return Empty.Instance;
+            },
+            c));
+    }
+
+    private async ValueTask<T> LeaderAsync<T>(Func<Task<T>> call, RpcContext context)
+    {
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (NotLeaderException e)
+        {
+            throw await MasterRpcService.NotLeaderAsync(replica, e, context).ConfigureAwait(false);
+        }
+    }
+}
