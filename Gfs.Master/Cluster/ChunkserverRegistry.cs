@@ -84,6 +84,13 @@ public sealed partial class ChunkserverRegistry
 
                 server.StartedUnixMs = heartbeat.StartedUnixMs;
                 server.FullReportSeen = true;
+
+                // Full reports come about once a minute per server: a fine moment to forget expired leases.
+                foreach (var expired in reportedLeases.Where(l => l.Value.ExpiresAt <= now).Select(l => l.Key).ToList())
+                {
+                    reportedLeases.Remove(expired);
+                }
+
                 server.NextScan = now; // check its replicas at once
             }
 
