@@ -17,6 +17,7 @@ internal sealed class FakeCluster : IDataPath
     private readonly Dictionary<string, FakeFile> files = [];
     private readonly Dictionary<long, FakeChunk> chunks = [];
     private long nextHandle = 100;
+    private int setLengthEntered;
 
     public FakeCluster(int servers = 3)
     {
@@ -47,6 +48,9 @@ internal sealed class FakeCluster : IDataPath
     public List<(long Handle, long Sequence, bool Padded, bool Replayed)> Appends { get; } = [];
 
     public int GetChunksCalls { get; private set; }
+
+    /// <summary>SetLength calls that started (before <see cref="SetLengthGate"/>).</summary>
+    public int SetLengthEntered => Volatile.Read(ref setLengthEntered);
 
     /// <summary>When set, SetLength waits for it.</summary>
     public TaskCompletionSource? SetLengthGate { get; set; }
@@ -173,6 +177,7 @@ internal sealed class FakeCluster : IDataPath
 
     public async Task SetLengthAsync(string path, long size, CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref setLengthEntered);
         if (SetLengthGate is { } g)
         {
             await g.Task;
