@@ -30,6 +30,42 @@ public sealed record GfsClientOptions
     /// <summary>Longest pause between retries. Default 1 s.</summary>
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// This client's host name or address, sent with location and lease requests so the master
+    /// orders replicas nearest first. Default: the machine's DNS host name (empty if unknown).
+    /// </summary>
+    public string ClientHost { get; init; } = DefaultHost();
+
+    /// <summary>
+    /// Size of the pieces data moves in: a writer buffers, pushes and commits a piece at a time, a
+    /// reader downloads a piece at a time. At most this many bytes per pooled buffer. Default 8 MiB.
+    /// </summary>
+    public int PieceSize { get; init; } = 8 << 20;
+
+    /// <summary>Pieces a writer keeps in flight (pushed or committing) before a write waits. Default 2.</summary>
+    public int WritePiecesInFlight { get; init; } = 2;
+
+    /// <summary>Pieces a sequential reader downloads ahead of the one it reads. 0 disables read-ahead. Default 2.</summary>
+    public int ReadAhead { get; init; } = 2;
+
+    /// <summary>How long cached file attributes and chunk locations are trusted. Default 30 s.</summary>
+    public TimeSpan LocationCacheTtl { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Chunk locations asked for in one <c>master/GetChunks</c> call. Default 64.</summary>
+    public int LocationPageSize { get; init; } = 64;
+
+    /// <summary>
+    /// Time budget of one chunkserver call (a push, a commit, a piece download). Default 60 s. A
+    /// failed call is retried until <see cref="OperationTimeout"/>.
+    /// </summary>
+    public TimeSpan ChunkCallTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>A cached lease is renewed this long before the master said it expires. Default 5 s.</summary>
+    public TimeSpan LeaseRenewMargin { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The clock leases and timeouts are measured with. Default the system clock.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
     /// <summary>Parses a comma-separated list of master URLs, as in <c>--masters</c> or <c>GFS_MASTERS</c>.</summary>
     public static IReadOnlyList<Uri> ParseMasters(string masters)
     {
@@ -40,5 +76,17 @@ public sealed record GfsClientOptions
                 : throw new ArgumentException($"'{m}' is not an http:// or https:// URL", nameof(masters)))
             .ToList();
         return list.Count > 0 ? list : throw new ArgumentException("no master URL given", nameof(masters));
+    }
+
+    private static string DefaultHost()
+    {
+        try
+        {
+            return System.Net.Dns.GetHostName();
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return "";
+        }
     }
 }

@@ -1,0 +1,333 @@
+using System.Buffers;
+using Gfs.Client.Protocol;
+using Gfs.Client.Protocol.Chunk;
+
+namespace Gfs.Client.Data;
+
+/// <summary>
+/// A seekable read stream over a file. Bytes come from piece downloads (<c>chunk/Read</c> of at most
+/// <see cref="GfsClientOptions.PieceSize"/>, never across a chunk boundary), nearest replica first;
+/// a sequential reader keeps <see cref="GfsClientOptions.ReadAhead"/> pieces downloading ahead, and
+/// a seek elsewhere drops them. A replica that fails is reported and the next one is tried; when
+/// every replica fails the read throws a typed error, never returns wrong or missing bytes.
+/// </summary>
+internal sealed class FileReader : GfsReadStream
+{
+    private readonly ClientCore core;
+    private readonly string path;
+    private readonly int chunkSize;
+    private readonly int chunkCount;
+    private readonly long length;
+    private readonly int span;
+    private readonly Dictionary<long, Piece> pieces = [];
+    private long position;
+    private long sequentialEnd;
+    private bool disposed;
+
+    public FileReader(ClientCore core, string path, int chunkSize, int chunkCount, long length)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkSize, 1);
+        this.core = core;
+        this.path = path;
+        this.chunkSize = chunkSize;
+        this.chunkCount = chunkCount;
+        this.length = length;
+        span = Math.Min(core.Options.PieceSize, chunkSize);
+    }
+
+    public override string Path => path;
+
+    public override bool CanRead => !disposed;
+
+    public override bool CanSeek => !disposed;
+
+    public override bool CanWrite => false;
+
+    public override long Length => length;
+
+    public override long Position
+    {
+        get => position;
+        set => Seek(value, SeekOrigin.Begin);
+    }
+
+    /// <summary>Pieces downloaded or downloading (for tests).</summary>
+    internal IReadOnlyCollection<long> PieceStarts => pieces.Keys;
+
+    /// <summary>Opens <paramref name="path"/> for reading (fresh attributes and locations from the master).</summary>
+    public static async Task<FileReader> OpenAsync(ClientCore core, string path, CancellationToken cancellationToken)
+    {
+        var (attributes, length) = await MeasureAsync(core, path, cancellationToken).ConfigureAwait(false);
+        return new FileReader(core, path, attributes.ChunkSize, attributes.Count, length);
+    }
+
+    /// <summary>
+    /// A file's fresh attributes and its length: the larger of the master's and the last chunk's
+    /// replica length (so bytes acknowledged but not yet reported count).
+    /// </summary>
+    public static async Task<(Protocol.Master.EntryAttributes Attributes, long Length)> MeasureAsync(ClientCore core, string path, CancellationToken cancellationToken)
+    {
+        core.Locations.Invalidate(path);
+        var attributes = await core.Locations.GetAttributesAsync(path, cancellationToken).ConfigureAwait(false);
+        var count = attributes.Count;
+        var length = attributes.Size;
+        if (count > 0)
+        {
+            var last = await core.Locations.GetChunkAsync(path, count - 1, cancellationToken).ConfigureAwait(false)
+                ?? throw new GfsException(ErrorCode.Unavailable, $"{path}: the master did not return chunk {count - 1}");
+            var lastLength = last.Length;
+            foreach (var replica in last.Replicas)
+            {
+                try
+                {
+                    var info = await core.Data.InfoAsync(new Uri(replica.Url), last.Handle, cancellationToken).ConfigureAwait(false);
+                    if (info.Version >= last.Version)
+                    {
+                        lastLength = Math.Max(lastLength, info.Length);
+                        break;
+                    }
+                }
+                catch (GfsException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // Try the next replica; the master's figure is the fallback.
+                }
+            }
+
+            length = Math.Max(length, ((long)(count - 1) * attributes.ChunkSize) + lastLength);
+        }
+
+        return (attributes, length);
+    }
+
+    /// <summary>The piece containing <paramref name="offset"/>: [start, end), inside one chunk and the file.</summary>
+    internal (long Start, int Length) PieceAt(long offset)
+    {
+        var chunkStart = offset / chunkSize * chunkSize;
+        var start = chunkStart + ((offset - chunkStart) / span * span);
+        var end = Math.Min(Math.Min(start + span, chunkStart + chunkSize), length);
+        return (start, (int)(end - start));
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        if (destination.IsEmpty || position >= length)
+        {
+            return 0;
+        }
+
+        var (start, pieceLength) = PieceAt(position);
+        var piece = GetOrStart(start, pieceLength);
+        if (position == sequentialEnd || position == 0)
+        {
+            var next = start + pieceLength;
+            for (var i = 0; i < core.Options.ReadAhead && next < length; i++)
+            {
+                var (s, l) = PieceAt(next);
+                GetOrStart(s, l);
+                next = s + l;
+            }
+        }
+
+        byte[] data;
+        try
+        {
+            data = await piece.Download.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            // A failed piece is fetched afresh by the next read.
+            Drop(start);
+            throw;
+        }
+
+        var n = (int)Math.Min(destination.Length, start + pieceLength - position);
+        data.AsSpan((int)(position - start), n).CopyTo(destination.Span);
+        position += n;
+        sequentialEnd = position;
+        if (position >= start + pieceLength)
+        {
+            Drop(start);
+        }
+
+        return n;
+    }
+
+    public override long Seek(long offset, SeekOrigin origin)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        var target = origin switch
+        {
+            SeekOrigin.Begin => offset,
+            SeekOrigin.Current => position + offset,
+            SeekOrigin.End => length + offset,
+            _ => throw new ArgumentOutOfRangeException(nameof(origin)),
+        };
+        if (target < 0)
+        {
+            throw new GfsException(ErrorCode.InvalidArgument, $"{path}: cannot seek to {target}");
+        }
+
+        if (target != position)
+        {
+            // Read-ahead only pays for sequential access: keep the piece being entered, drop the rest.
+            var keep = target < length ? PieceAt(target).Start : -1;
+            foreach (var start in pieces.Keys.Where(s => s != keep).ToList())
+            {
+                Drop(start);
+            }
+
+            position = target;
+        }
+
+        return position;
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override void SetLength(long value) => throw new NotSupportedException("a Gfs read stream is read-only");
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("a Gfs read stream is read-only");
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && !disposed)
+        {
+            disposed = true;
+            foreach (var start in pieces.Keys.ToList())
+            {
+                Drop(start);
+            }
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private Piece GetOrStart(long start, int pieceLength)
+    {
+        if (!pieces.TryGetValue(start, out var piece))
+        {
+            var cancel = new CancellationTokenSource();
+            piece = new Piece(FetchAsync(start, pieceLength, cancel.Token), cancel);
+            pieces[start] = piece;
+        }
+
+        return piece;
+    }
+
+    private void Drop(long start)
+    {
+        if (pieces.Remove(start, out var piece))
+        {
+            piece.Cancel.Cancel();
+            _ = piece.Download.ContinueWith(
+                static (t, state) =>
+                {
+                    if (t.IsCompletedSuccessfully)
+                    {
+                        ArrayPool<byte>.Shared.Return(t.Result);
+                    }
+
+                    ((CancellationTokenSource)state!).Dispose();
+                },
+                piece.Cancel,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>Downloads one piece into a pooled buffer, falling back replica by replica.</summary>
+    private async Task<byte[]> FetchAsync(long start, int pieceLength, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        var buffer = ArrayPool<byte>.Shared.Rent(pieceLength);
+        try
+        {
+            var index = (int)(start / chunkSize);
+            var offset = start % chunkSize;
+            var received = await ReadChunkAsync(index, offset, buffer.AsMemory(0, pieceLength), cancellationToken).ConfigureAwait(false);
+            if (received < pieceLength)
+            {
+                // Only a chunk before the last can be short (a writer failed part-way): the rest of it reads as zeros.
+                buffer.AsSpan(received, pieceLength - received).Clear();
+            }
+
+            return buffer;
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+    }
+
+    private async Task<int> ReadChunkAsync(int index, long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        var location = await core.Locations.GetChunkAsync(path, index, cancellationToken).ConfigureAwait(false)
+            ?? throw new GfsException(ErrorCode.NotFound, $"{path}: chunk {index} does not exist (the file changed?)");
+        var isLast = index >= chunkCount - 1;
+        var refreshed = false;
+        var bad = new HashSet<string>(StringComparer.Ordinal);
+        GfsException? last = null;
+        var checksum = false;
+        for (var i = 0; i < location.Replicas.Count; i++)
+        {
+            var replica = location.Replicas[i];
+            if (bad.Contains(replica.ServerId))
+            {
+                continue;
+            }
+
+            try
+            {
+                var request = new ReadRequest { Handle = location.Handle, Version = location.Version, Offset = offset, Length = destination.Length };
+                var n = await core.Data.ReadAsync(new Uri(replica.Url), request, destination, cancellationToken).ConfigureAwait(false);
+                if (n == destination.Length || !isLast)
+                {
+                    return n;
+                }
+
+                // The last chunk must hold every byte up to the file's length: this replica is behind.
+                throw new GfsException(ErrorCode.Unavailable, $"{replica.Url} holds {offset + n} bytes of chunk {location.Handle}, fewer than the file's length needs");
+            }
+            catch (GfsException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                last = e;
+                var versionProblem = e.Code is ErrorCode.StaleVersion or ErrorCode.NotFound;
+                core.Locations.InvalidateChunk(path, index);
+                if (versionProblem && !refreshed)
+                {
+                    // Perhaps our locations are older than the chunk: look again once, and go through the fresh list.
+                    refreshed = true;
+                    location = await core.Locations.GetChunkAsync(path, index, cancellationToken).ConfigureAwait(false)
+                        ?? throw new GfsException(ErrorCode.NotFound, $"{path}: chunk {index} no longer exists");
+                    i = -1;
+                    continue;
+                }
+
+                bad.Add(replica.ServerId);
+                checksum |= e.Code == ErrorCode.ChecksumMismatch;
+                var problem = e.Code switch
+                {
+                    ErrorCode.ChecksumMismatch => ReplicaProblem.ChecksumMismatch,
+                    ErrorCode.Unavailable or ErrorCode.DeadlineExceeded => ReplicaProblem.Unreachable,
+                    _ => ReplicaProblem.Refused,
+                };
+                core.ReportReplica(location.Handle, location.Version, replica.ServerId, problem, e.Message);
+            }
+        }
+
+        var code = checksum ? ErrorCode.ChecksumMismatch : last?.Code is { } c && c != ErrorCode.DeadlineExceeded ? c : ErrorCode.Unavailable;
+        throw new GfsException(code, $"{path}: no replica of chunk {index} could serve [{offset}, {offset + destination.Length}); last error: {last?.Message ?? "the chunk has no live replica"}", last);
+    }
+
+    private sealed record Piece(Task<byte[]> Download, CancellationTokenSource Cancel);
+}

@@ -1,0 +1,188 @@
+using Gfs.Client.Data;
+using Gfs.Client.Protocol;
+using Gfs.Client.Protocol.Chunk;
+
+namespace Gfs.Client.Tests.Data;
+
+public sealed class FileWriterTests
+{
+    private const int ChunkSize = 256 * 1024;
+
+    [Theory]
+    [InlineData(0, 256 * 1024, 64 * 1024, 64 * 1024)]
+    [InlineData(200 * 1024, 256 * 1024, 64 * 1024, 56 * 1024)]
+    [InlineData(256 * 1024, 256 * 1024, 64 * 1024, 64 * 1024)]
+    [InlineData(100, 64 * 1024, 1024 * 1024, (64 * 1024) - 100)]
+    [InlineData((3L * 1024 * 1024 * 1024) + 5, 64 * 1024 * 1024, 8 * 1024 * 1024, 8 * 1024 * 1024)]
+    public void PieceCapacity_EndsAtThePieceSizeOrTheChunkBoundary(long offset, int chunkSize, int pieceSize, int expected)
+        => Assert.Equal(expected, FileWriter.PieceCapacity(offset, chunkSize, pieceSize));
+
+    [Fact]
+    public async Task Write_SplitsIntoPiecesAtChunkBoundaries_AndEveryReplicaHoldsTheBytes()
+    {
+        var cluster = new FakeCluster();
+        cluster.CreateFile("/f", ChunkSize);
+        var core = TestData.Core(cluster);
+        var data = TestData.Random((2 * ChunkSize) + 12345, seed: 1);
+
+        await using (var writer = new FileWriter(core, "/f", ChunkSize, start: 0))
+        {
+            // Odd write sizes so that pieces are filled by several writes and writes straddle pieces.
+            var rng = new Random(2);
+            for (var at = 0; at < data.Length;)
+            {
+                var n = Math.Min(rng.Next(1, 50_000), data.Length - at);
+                await writer.WriteAsync(data.AsMemory(at, n), TestContext.Current.CancellationToken);
+                at += n;
+            }
+
+            await writer.FlushAsync(TestContext.Current.CancellationToken);
+            Assert.Equal(data.Length, writer.Acknowledged);
+        }
+
+        Assert.Equal(3, cluster.ChunkCount("/f"));
+        foreach (var server in cluster.Servers)
+        {
+            Assert.Equal(data, TestData.FileOn(cluster, "/f", server));
+        }
+
+        Assert.Equal(data.Length, cluster.Size("/f"));
+        Assert.All(cluster.Writes, w => Assert.True(w.Length <= TestData.Piece && w.Offset + w.Length <= ChunkSize));
+        foreach (var chunk in cluster.Writes.GroupBy(w => w.Handle))
+        {
+            // Commits of one chunk in offset order, contiguous from 0.
+            long expected = 0;
+            foreach (var write in chunk)
+            {
+                Assert.Equal(expected, write.Offset);
+                expected += write.Length;
+            }
+        }
+
+        // Only a piece starting a chunk allocates, and the first lease of a chunk is reused for its other pieces.
+        Assert.Equal([0, 1, 2], cluster.LeaseCalls.Select(c => c.Index));
+        Assert.All(cluster.LeaseCalls, c => Assert.True(c.Allocate));
+    }
+
+    [Fact]
+    public async Task Write_WhenASecondaryMissesThePush_ReleasesWithoutItAndRetriesTheSameBytes()
+    {
+        var cluster = new FakeCluster();
+        cluster.CreateFile("/f", ChunkSize);
+        var failures = 1;
+        cluster.Fault = (route, server) => route == ChunkRoutes.Push && server.Id == "cs2" && Interlocked.Decrement(ref failures) >= 0
+            ? new GfsException(ErrorCode.Unavailable, "down")
+            : null;
+        var data = TestData.Random(100_000, seed: 3);
+
+        await using (var writer = new FileWriter(TestData.Core(cluster), "/f", ChunkSize, 0))
+        {
+            await writer.WriteAsync(data, TestContext.Current.CancellationToken);
+        }
+
+        var chunk = cluster.Chunk("/f", 0);
+        Assert.Equal(["cs0", "cs1"], chunk.Replicas.Select(s => s.Id));
+        Assert.Equal(2, chunk.Version);
+        Assert.Contains(cluster.LeaseCalls, c => c.Failed.SequenceEqual(["cs2"]));
+        Assert.Equal(data, TestData.FileOn(cluster, "/f", cluster.Servers[0]));
+        Assert.Equal(data, TestData.FileOn(cluster, "/f", cluster.Servers[1]));
+    }
+
+    [Fact]
+    public async Task Write_WhenTheCommitReportsAFailedSecondary_IsNotAcknowledgedUntilRetriedWithoutIt()
+    {
+        var cluster = new FakeCluster();
+        cluster.CreateFile("/f", ChunkSize);
+        cluster.FailApply.Add("cs1");
+        var data = TestData.Random(10_000, seed: 4);
+
+        await using (var writer = new FileWriter(TestData.Core(cluster), "/f", ChunkSize, 0))
+        {
+            await writer.WriteAsync(data, TestContext.Current.CancellationToken);
+            await writer.FlushAsync(TestContext.Current.CancellationToken);
+            Assert.Equal(data.Length, writer.Acknowledged);
+        }
+
+        Assert.Equal(["cs0", "cs2"], cluster.Chunk("/f", 0).Replicas.Select(s => s.Id));
+        Assert.Equal(2, cluster.Writes.Count);
+        Assert.Equal(data, TestData.FileOn(cluster, "/f", cluster.Servers[2]));
+    }
+
+    [Fact]
+    public async Task Write_WhenThePrimaryIsUnreachable_LeasesANewPrimaryWithoutIt()
+    {
+        var cluster = new FakeCluster();
+        cluster.CreateFile("/f", ChunkSize);
+        cluster.Fault = (route, server) => route == ChunkRoutes.Write && server.Id == "cs0" ? new GfsException(ErrorCode.Unavailable, "connection refused") : null;
+        var data = TestData.Random(70_000, seed: 5);
+
+        await using (var writer = new FileWriter(TestData.Core(cluster), "/f", ChunkSize, 0))
+        {
+            await writer.WriteAsync(data, TestContext.Current.CancellationToken);
+        }
+
+        var chunk = cluster.Chunk("/f", 0);
+        Assert.Equal("cs1", chunk.Primary!.Id);
+        Assert.DoesNotContain(chunk.Replicas, s => s.Id == "cs0");
+        Assert.Equal(data, TestData.FileOn(cluster, "/f", cluster.Servers[1]));
+        Assert.Equal(data.Length, cluster.Size("/f"));
+    }
+
+    [Fact]
+    public async Task Write_AfterAFatalError_ThrowsOnEveryLaterCall()
+    {
+        var cluster = new FakeCluster();
+        cluster.CreateFile("/f", ChunkSize);
+        cluster.Fault = (route, _) => route == ChunkRoutes.Write ? new GfsException(ErrorCode.NoSpace, "disk full") : null;
+        var writer = new FileWriter(TestData.Core(cluster), "/f", ChunkSize, 0);
+
+        await writer.WriteAsync(new byte[100], TestContext.Current.CancellationToken);
+        var flush = await Assert.ThrowsAsync<GfsException>(() => writer.FlushAsync(TestContext.Current.CancellationToken));
+        Assert.Equal(ErrorCode.NoSpace, flush.Code);
+        var later = await Assert.ThrowsAsync<GfsException>(async () => await writer.WriteAsync(new byte[1], TestContext.Current.CancellationToken));
+        Assert.Equal(ErrorCode.NoSpace, later.Code);
+        Assert.Equal(0, writer.Acknowledged);
+        await writer.DisposeAsync(); // the caller has seen the error: dispose does not throw it again
+        Assert.Equal(0, cluster.Size("/f"));
+    }
+
+    [Fact]
+    public async Task Write_WhenEveryAttemptFails_GivesUpWithATypedErrorAfterTheOperationTimeout()
+    {
+        var cluster = new FakeCluster();
+        cluster.CreateFile("/f", ChunkSize);
+        cluster.Fault = (route, _) => route == ChunkRoutes.Write ? new GfsException(ErrorCode.LeaseExpired, "no lease") : null;
+        var options = TestData.Options() with { OperationTimeout = TimeSpan.FromMilliseconds(200) };
+        var writer = new FileWriter(TestData.Core(cluster, options), "/f", ChunkSize, 0);
+
+        await writer.WriteAsync(new byte[100], TestContext.Current.CancellationToken);
+        var error = await Assert.ThrowsAsync<GfsException>(() => writer.DisposeAsync().AsTask());
+        Assert.Equal(ErrorCode.Unavailable, error.Code);
+        Assert.Contains("gave up", error.Message, StringComparison.Ordinal);
+        Assert.True(cluster.LeaseCalls.Count > 2, "the writer re-leased between attempts");
+    }
+
+    [Fact]
+    public async Task OpenWrite_InTheMiddleOfAChunk_ContinuesAtTheEnd()
+    {
+        var cluster = new FakeCluster();
+        cluster.CreateFile("/f", ChunkSize);
+        var core = TestData.Core(cluster);
+        var first = TestData.Random(ChunkSize + 1000, seed: 6);
+        var second = TestData.Random(ChunkSize, seed: 7);
+        await using (var writer = new FileWriter(core, "/f", ChunkSize, 0))
+        {
+            await writer.WriteAsync(first, TestContext.Current.CancellationToken);
+        }
+
+        var (attributes, length) = await FileReader.MeasureAsync(core, "/f", TestContext.Current.CancellationToken);
+        Assert.Equal(first.Length, length);
+        await using (var writer = new FileWriter(core, "/f", attributes.ChunkSize, length))
+        {
+            await writer.WriteAsync(second, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal(first.Concat(second).ToArray(), TestData.FileOn(cluster, "/f", cluster.Servers[2]));
+        Assert.Equal(first.Length + second.Length, cluster.Size("/f"));
+    }
+}
