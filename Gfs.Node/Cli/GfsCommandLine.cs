@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Gfs.Node.Cli.Client;
 
 namespace Gfs.Node.Cli;
 
@@ -14,6 +15,7 @@ internal static class GfsCommandLine
         {
             MasterCommand.Create(),
         };
+        ClientCommands.Create(CliHost.System).ToList().ForEach(root.Add);
         return root;
     }
 }
