@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Gfs.Node.Cli.Client;
+using Gfs.Node.Cli.Dev;
 
 namespace Gfs.Node.Cli;
 
@@ -16,6 +17,7 @@ internal static class GfsCommandLine
             MasterCommand.Create(),
         };
         ClientCommands.Create(CliHost.System).ToList().ForEach(root.Add);
+        root.Add(DevCommand.Create());
         return root;
     }
 }
