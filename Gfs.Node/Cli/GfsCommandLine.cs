@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Gfs.Node.Cli.Bench;
 using Gfs.Node.Cli.Client;
 using Gfs.Node.Cli.Dev;
 
@@ -18,6 +19,7 @@ internal static class GfsCommandLine
         };
         ClientCommands.Create(CliHost.System).ToList().ForEach(root.Add);
         root.Add(DevCommand.Create());
+        root.Add(BenchCommand.Create(CliHost.System));
         return root;
     }
 }
