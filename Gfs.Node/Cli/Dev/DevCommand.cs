@@ -46,7 +46,9 @@ internal static class DevCommand
 
         await using (cluster)
         {
-            foreach (var line in Summary(cluster, DevCluster.Seconds(stopwatch), SelfProcess.UserCommand(Environment.GetEnvironmentVariable("PATH"), File.Exists)))
+            var members = cluster.Children.Select(c => (c.Name, c.Url)).ToList();
+            var gfs = SelfProcess.UserCommand(Environment.GetEnvironmentVariable("PATH"), File.Exists);
+            foreach (var line in Summary(cluster.MasterUrls, members, cluster.Leader, cluster.DataDirectory, cluster.LogDirectory, DevCluster.Seconds(stopwatch), gfs))
             {
                 Console.WriteLine(line);
             }
@@ -75,15 +77,16 @@ internal static class DevCommand
     }
 
     /// <summary>What gfs dev prints on stdout once ready; the last line is <see cref="ReadyMarker"/>.</summary>
-    internal static IReadOnlyList<string> Summary(DevCluster cluster, string seconds, string gfs)
+    internal static IReadOnlyList<string> Summary(
+        IReadOnlyList<Uri> masterUrls, IReadOnlyList<(string Name, Uri Url)> members, Uri? leaderUrl, string dataDirectory, string logDirectory, string seconds, string gfs)
     {
-        var masters = string.Join(',', cluster.MasterUrls.Select(u => u.ToString().TrimEnd('/')));
-        var lines = new List<string> { $"gfs dev: cluster ready in {seconds} s (data in {cluster.DataDirectory}, logs in {cluster.LogDirectory})" };
-        var width = cluster.Children.Max(c => c.Name.Length);
-        foreach (var child in cluster.Children)
+        var masters = string.Join(',', masterUrls.Select(u => u.ToString().TrimEnd('/')));
+        var lines = new List<string> { $"gfs dev: cluster ready in {seconds} s (data in {dataDirectory}, logs in {logDirectory})" };
+        var width = members.Max(c => c.Name.Length);
+        foreach (var (name, url) in members)
         {
-            var leader = child.Url == cluster.Leader ? "  (leader)" : "";
-            lines.Add($"  {child.Name.PadRight(width)}  {child.Url.ToString().TrimEnd('/')}{leader}");
+            var leader = url == leaderUrl ? "  (leader)" : "";
+            lines.Add($"  {name.PadRight(width)}  {url.ToString().TrimEnd('/')}{leader}");
         }
 
         lines.AddRange(
@@ -97,7 +100,7 @@ internal static class DevCommand
             $"  {gfs} get /hello.txt ./hello-copy.txt",
             $"  {gfs} df -h",
             "",
-            $"Press Ctrl+C to stop; the data stays in {cluster.DataDirectory} for the next run.",
+            $"Press Ctrl+C to stop; the data stays in {dataDirectory} for the next run.",
             $"{ReadyMarker}: masters={masters}",
         ]);
         return lines;
