@@ -15,7 +15,7 @@ internal sealed class FakeFileSystem : IGfsFileSystem
 
     public List<ChunkserverStatus> Chunkservers { get; } = [];
 
-    public int Connections { get; set; }
+    public ConcurrentQueue<int> AppendedLengths { get; } = new();
 
     public bool Disposed { get; private set; }
 
@@ -139,6 +139,7 @@ internal sealed class FakeFileSystem : IGfsFileSystem
     public Task<long> AppendRecordAsync(string path, ReadOnlyMemory<byte> record, CancellationToken cancellationToken)
     {
         var node = Get(path);
+        AppendedLengths.Enqueue(record.Length);
         lock (node)
         {
             var offset = node.Data.Length;
