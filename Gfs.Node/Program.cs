@@ -1,3 +1,3 @@
 using Gfs.Node.Cli;
 
-return await GfsCommandLine.Build().Parse(args).InvokeAsync().ConfigureAwait(false);
+return await CliInvocation.InvokeAsync(GfsCommandLine.Build(), args).ConfigureAwait(false);

@@ -1,4 +1,7 @@
 using System.CommandLine;
+using Gfs.Node.Cli.Bench;
+using Gfs.Node.Cli.Client;
+using Gfs.Node.Cli.Dev;
 
 namespace Gfs.Node.Cli;
 
@@ -14,6 +17,9 @@ internal static class GfsCommandLine
         {
             MasterCommand.Create(),
         };
+        ClientCommands.Create(CliHost.System).ToList().ForEach(root.Add);
+        root.Add(DevCommand.Create());
+        root.Add(BenchCommand.Create(CliHost.System));
         return root;
     }
 }
