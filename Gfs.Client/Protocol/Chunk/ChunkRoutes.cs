@@ -12,6 +12,15 @@ public static class ChunkRoutes
     /// <summary>Client or upstream chunkserver → chunkserver: pushed data (upload), forwarded down the chain while it arrives.</summary>
     public const string Push = "chunk/Push";
 
+    /// <summary>
+    /// Chunkserver → next chunkserver in a push chain: fetch data id from <c>Source</c> (a download
+    /// of <see cref="Pull"/>, read while the source still receives it) and pass it on down the chain.
+    /// </summary>
+    public const string Fetch = "chunk/Fetch";
+
+    /// <summary>Chunkserver → upstream chunkserver: download buffered data, streamed while it is still arriving.</summary>
+    public const string Pull = "chunk/Pull";
+
     /// <summary>Client → primary: apply pushed data at an offset, in the primary's serial order, on every replica.</summary>
     public const string Write = "chunk/Write";
 

@@ -358,3 +358,46 @@ public sealed class ChunkserverStatus
     [Key(11)]
     public bool Dead { get; set; }
 }
+
+/// <summary>Asks the next chunkserver of a push chain to pull the data from <see cref="Source"/> and pass it on.</summary>
+[MessagePackObject]
+public sealed class FetchRequest
+{
+    /// <summary>The data id.</summary>
+    [Key(0)]
+    public string DataId { get; set; } = "";
+
+    /// <summary>The data's length.</summary>
+    [Key(1)]
+    public long Length { get; set; }
+
+    /// <summary>CRC32C of the data.</summary>
+    [Key(2)]
+    public uint Crc32C { get; set; }
+
+    /// <summary>The upstream chunkserver (URL) that serves <see cref="ChunkRoutes.Pull"/> for the data.</summary>
+    [Key(3)]
+    public string Source { get; set; } = "";
+
+    /// <summary>Where the data goes after the receiver, in order.</summary>
+    [Key(4)]
+    public List<string> Chain { get; set; } = [];
+}
+
+/// <summary>Asks an upstream chunkserver for buffered data (a download).</summary>
+[MessagePackObject]
+public sealed class PullRequest
+{
+    /// <summary>The data id.</summary>
+    [Key(0)]
+    public string DataId { get; set; } = "";
+}
+
+/// <summary>Header of a pull reply; the data follows.</summary>
+[MessagePackObject]
+public sealed class PullHeader
+{
+    /// <summary>The data's length.</summary>
+    [Key(0)]
+    public long Length { get; set; }
+}
