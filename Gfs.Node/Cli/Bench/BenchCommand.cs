@@ -11,6 +11,8 @@ internal static class BenchCommand
     /// <summary>Names, units and descriptions of the figures, in the order they are measured and printed.</summary>
     public static readonly IReadOnlyList<(string Name, string Unit, string Description)> Figures =
     [
+        ("raw_disk_write_mbps", "MB/s", "baseline: the local disk, 8 MiB writes + fsync"),
+        ("raw_disk_read_cold_mbps", "MB/s", "baseline: the local disk, read after dropping the page cache"),
         ("seq_write_mbps", "MB/s", "sequential write, 1 file, replication 3"),
         ("seq_read_cold_mbps", "MB/s", "sequential read of that file"),
         ("parallel4_write_mbps", "MB/s", "4 clients writing --size/4 each"),
@@ -30,10 +32,11 @@ internal static class BenchCommand
         var runs = new Option<int>("--runs") { Description = "Repeat everything this many times and report the median.", DefaultValueFactory = _ => 1 };
         var json = ClientCommand.JsonOption();
         var noDrop = new Option<bool>("--no-drop-caches") { Description = "Do not drop the page cache before the read, even as root." };
+        var baseline = new Option<string?>("--baseline-dir") { Description = "Measure the raw local disk here first, in the same run (default: the temporary directory; none when a cluster is given and this is not)." };
         var chunkservers = new Option<int>("--chunkservers") { Description = "Chunkservers of the temporary cluster started when no masters are configured.", DefaultValueFactory = _ => 3 };
         var command = new Command("bench", "Measure a cluster: sequential and parallel write, cold read, small-file create, stat, delete, mkdir and record-append rates.")
         {
-            masters, size, files, runs, json, noDrop, chunkservers,
+            masters, size, files, runs, json, noDrop, chunkservers, baseline,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -49,7 +52,7 @@ internal static class BenchCommand
                     throw ClientCommand.Usage("--files and --runs must be at least 1, --chunkservers at least 3 (files are written with replication 3)");
                 }
 
-                return await RunAsync(host, parse.GetValue(masters), new BenchSettings(bytes, parse.GetValue(files), !parse.GetValue(noDrop)), parse.GetValue(runs), parse.GetValue(chunkservers), parse.GetValue(json), ct);
+                return await RunAsync(host, parse.GetValue(masters), new BenchSettings(bytes, parse.GetValue(files), !parse.GetValue(noDrop), parse.GetValue(baseline)), parse.GetValue(runs), parse.GetValue(chunkservers), parse.GetValue(json), ct);
             }
             catch (Exception e)
             {
@@ -78,6 +81,7 @@ internal static class BenchCommand
                 await host.Error.WriteLineAsync($"gfs bench: no masters configured: starting a temporary cluster ({chunkservers} chunkservers) in {temporary}");
                 cluster = await DevCluster.StartAsync(temporary, chunkservers, host.Error, TimeSpan.FromSeconds(60), cancellationToken);
                 masters = cluster.MasterUrls;
+                settings = settings with { BaselineDirectory = settings.BaselineDirectory ?? temporary };
             }
 
             var runner = new BenchRunner(() => host.Connect(masters), settings, host.Error);

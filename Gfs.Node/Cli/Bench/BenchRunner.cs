@@ -27,6 +27,11 @@ internal sealed partial class BenchRunner(Func<IGfsFileSystem> connect, BenchSet
         await main.MkdirAsync(directory, true, cancellationToken);
         try
         {
+            if (settings.BaselineDirectory is { } local)
+            {
+                results.AddRange(await RawDiskAsync(local, settings.Size, cancellationToken));
+            }
+
             var seq = RemotePath.Combine(directory, "seq");
             results.Add(Mbps("seq_write_mbps", settings.Size, await TimeAsync(() => WriteFileAsync(main, seq, settings.Size, cancellationToken))));
 
@@ -176,6 +181,53 @@ internal sealed partial class BenchRunner(Func<IGfsFileSystem> connect, BenchSet
     }
 
     /// <summary>sync, then echo 3 &gt; /proc/sys/vm/drop_caches: possible as root only (and only helps when the chunkservers run on this machine).</summary>
+    /// <summary>
+    /// The baseline of the same run: the raw local disk writing <paramref name="size"/> bytes in 8 MiB
+    /// writes with one fsync at the end, then reading them back after the page cache was dropped.
+    /// </summary>
+    private async Task<IReadOnlyList<BenchResultJson>> RawDiskAsync(string directory, long size, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, $"gfs-bench-raw-{Guid.NewGuid():N}");
+        try
+        {
+            var write = await TimeAsync(async () =>
+            {
+                await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
+                for (long written = 0; written < size;)
+                {
+                    var length = (int)Math.Min(size - written, Block.Length);
+                    await file.WriteAsync(Block.AsMemory(0, length), cancellationToken);
+                    written += length;
+                }
+
+                file.Flush(flushToDisk: true);
+            });
+            DropPageCache(out _);
+            var buffer = ArrayPool<byte>.Shared.Rent(Block.Length);
+            try
+            {
+                var read = await TimeAsync(async () =>
+                {
+                    await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
+                    while (await file.ReadAsync(buffer.AsMemory(0, Block.Length), cancellationToken) > 0)
+                    {
+                    }
+                });
+                await log.WriteLineAsync($"gfs bench: raw disk baseline in {directory}");
+                return [Mbps("raw_disk_write_mbps", size, write), Mbps("raw_disk_read_cold_mbps", size, read)];
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     private bool DropPageCache(out string how)
     {
         if (!settings.DropCaches)
@@ -216,4 +268,4 @@ internal sealed partial class BenchRunner(Func<IGfsFileSystem> connect, BenchSet
 }
 
 /// <summary>What <c>gfs bench</c> measures with.</summary>
-internal sealed record BenchSettings(long Size, int Files, bool DropCaches = true);
+internal sealed record BenchSettings(long Size, int Files, bool DropCaches = true, string? BaselineDirectory = null);
