@@ -21,8 +21,11 @@ public sealed class ChunkserverOptions
     /// <summary>Pushed data not used by a mutation is dropped after this long. Default 60 s.</summary>
     public TimeSpan BufferTtl { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Size of each pooled buffer segment that holds pushed bytes. Default 1 MiB.</summary>
-    public int SegmentBytes { get; set; } = 1024 * 1024;
+    /// <summary>
+    /// Largest pooled buffer segment that holds pushed bytes. Default 8 MiB: a client's 8 MiB piece
+    /// is one segment and so one store commit per replica (each segment is written and synced on its own).
+    /// </summary>
+    public int SegmentBytes { get; set; } = 8 * 1024 * 1024;
 
     /// <summary>Time between two heartbeats to each master. Default 1 s.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);

@@ -24,10 +24,7 @@ internal sealed partial class ChunkserverService
             var data = AcquireData(request.DataId, request.Length);
             try
             {
-                await WriteDataAsync(request.Handle, request.Offset, data, request.Version).ConfigureAwait(false);
-                state.Mutated(time.GetTimestamp());
-                Chunks.MarkChanged(request.Handle);
-                var failed = await ForwardAsync(state, new ApplyRequest
+                var apply = new ApplyRequest
                 {
                     Handle = request.Handle,
                     Version = request.Version,
@@ -36,7 +33,8 @@ internal sealed partial class ChunkserverService
                     DataId = request.DataId,
                     Length = request.Length,
                     Serial = ++state.LastSerial,
-                }).ConfigureAwait(false);
+                };
+                var failed = await ApplyAndForwardAsync(state, apply, () => WriteDataAsync(request.Handle, request.Offset, data, request.Version)).ConfigureAwait(false);
                 Buffer.Remove(request.DataId, data);
                 return new WriteReply { ChunkLength = store.GetChunk(request.Handle)?.Length ?? 0, FailedReplicas = failed };
             }
@@ -86,10 +84,7 @@ internal sealed partial class ChunkserverService
             if (info.Length + request.Length > chunkSize)
             {
                 var padding = chunkSize - info.Length;
-                await PadAsync(request.Handle, info.Length, padding, request.Version).ConfigureAwait(false);
-                state.Mutated(time.GetTimestamp());
-                Chunks.MarkChanged(request.Handle);
-                var padFailed = await ForwardAsync(state, new ApplyRequest
+                var pad = new ApplyRequest
                 {
                     Handle = request.Handle,
                     Version = request.Version,
@@ -97,7 +92,8 @@ internal sealed partial class ChunkserverService
                     Offset = info.Length,
                     Length = padding,
                     Serial = ++state.LastSerial,
-                }).ConfigureAwait(false);
+                };
+                var padFailed = await ApplyAndForwardAsync(state, pad, () => PadAsync(request.Handle, info.Length, padding, request.Version)).ConfigureAwait(false);
                 return new AppendReply { Offset = -1, Padded = true, ChunkLength = chunkSize, FailedReplicas = padFailed };
             }
 
@@ -105,13 +101,13 @@ internal sealed partial class ChunkserverService
             try
             {
                 var offset = info.Length;
-                await WriteDataAsync(request.Handle, offset, data, request.Version).ConfigureAwait(false);
-                state.RememberAppend(request.ClientId, request.Sequence, offset);
-                state.Mutated(time.GetTimestamp());
-                Chunks.MarkChanged(request.Handle);
                 apply.Offset = offset;
                 apply.Serial = ++state.LastSerial;
-                var failed = await ForwardAsync(state, apply).ConfigureAwait(false);
+                var failed = await ApplyAndForwardAsync(state, apply, async () =>
+                {
+                    await WriteDataAsync(request.Handle, offset, data, request.Version).ConfigureAwait(false);
+                    state.RememberAppend(request.ClientId, request.Sequence, offset);
+                }).ConfigureAwait(false);
                 Buffer.Remove(request.DataId, data);
                 return new AppendReply { Offset = offset, ChunkLength = offset + request.Length, FailedReplicas = failed };
             }
@@ -292,6 +288,29 @@ internal sealed partial class ChunkserverService
             await StoreErrors.Run(() => store.WriteAsync(handle, at, zeros, version, CancellationToken.None)).ConfigureAwait(false);
             at += n;
         }
+    }
+
+    /// <summary>
+    /// Applies a mutation locally while it is forwarded to the secondaries (both under the chunk's
+    /// serial lock, so the order is kept): the mutation costs one apply of latency, not two. A local
+    /// failure fails the call (the client retries; an append retry finds the record on the
+    /// secondaries at the same offset); failed secondaries are returned.
+    /// </summary>
+    private async Task<List<string>> ApplyAndForwardAsync(ReplicaState state, ApplyRequest apply, Func<Task> local)
+    {
+        var forward = ForwardAsync(state, apply);
+        try
+        {
+            await local().ConfigureAwait(false);
+        }
+        finally
+        {
+            state.Mutated(time.GetTimestamp());
+            Chunks.MarkChanged(apply.Handle);
+            await forward.ConfigureAwait(false);
+        }
+
+        return await forward.ConfigureAwait(false);
     }
 
     /// <summary>
