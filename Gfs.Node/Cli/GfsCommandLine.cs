@@ -16,6 +16,7 @@ internal static class GfsCommandLine
         var root = new RootCommand("Gfs: a distributed file system after the Google File System, with a Raft-replicated master.")
         {
             MasterCommand.Create(),
+            ChunkserverCommand.Create(),
         };
         ClientCommands.Create(CliHost.System).ToList().ForEach(root.Add);
         root.Add(DevCommand.Create());

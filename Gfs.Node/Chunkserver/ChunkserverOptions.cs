@@ -1,0 +1,70 @@
+namespace Gfs.Node.Chunkserver;
+
+/// <summary>Settings of one chunkserver process; validated by <see cref="Validate"/> before anything starts.</summary>
+public sealed class ChunkserverOptions
+{
+    /// <summary>Largest push accepted: one whole chunk.</summary>
+    public const long MaxPushBytes = Gfs.Storage.ChunkStoreOptions.MaxChunkSize;
+
+    /// <summary>Every master replica; heartbeats go to each of them.</summary>
+    public List<Uri> Masters { get; set; } = [];
+
+    /// <summary>The data directory: the chunk store lives under <c>chunks/</c>, the identity in <c>server-id</c>.</summary>
+    public string DataDirectory { get; set; } = "";
+
+    /// <summary>The rack reported to the masters (placement spreads replicas across racks).</summary>
+    public string Rack { get; set; } = "";
+
+    /// <summary>Most bytes held in the push buffer at once. Default 1 GiB.</summary>
+    public long BufferBytes { get; set; } = 1024L * 1024 * 1024;
+
+    /// <summary>Pushed data not used by a mutation is dropped after this long. Default 60 s.</summary>
+    public TimeSpan BufferTtl { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Largest pooled buffer segment that holds pushed bytes. Default 8 MiB: a client's 8 MiB piece
+    /// is one segment and so one store commit per replica (each segment is written and synced on its own).
+    /// </summary>
+    public int SegmentBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>Time between two heartbeats to each master. Default 1 s.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A full chunk report goes to each master at least this often. Default 60 s.</summary>
+    public TimeSpan FullReportInterval { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Budget of one call to another chunkserver (apply) or to a master (heartbeat). Default 10 s.</summary>
+    public TimeSpan PeerCallTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Record-append sequences remembered per client and chunk (exactly-once window). Default 64.</summary>
+    public int AppendTableSize { get; set; } = 64;
+
+    /// <summary>Throws <see cref="ArgumentException"/> when a setting is unusable.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(DataDirectory))
+        {
+            throw new ArgumentException("--data is required");
+        }
+
+        if (Masters.Count == 0)
+        {
+            throw new ArgumentException("--masters needs at least one URL");
+        }
+
+        if (BufferBytes < 1024 * 1024)
+        {
+            throw new ArgumentException("the push buffer must hold at least 1 MiB");
+        }
+
+        if (HeartbeatInterval <= TimeSpan.Zero || BufferTtl <= TimeSpan.Zero || FullReportInterval <= TimeSpan.Zero || PeerCallTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("intervals and timeouts must be positive");
+        }
+
+        if (SegmentBytes < 4096 || AppendTableSize < 1)
+        {
+            throw new ArgumentException("segment size must be at least 4 KiB and the append table must hold at least one sequence");
+        }
+    }
+}

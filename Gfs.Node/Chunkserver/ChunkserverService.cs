@@ -1,0 +1,250 @@
+using Gfs.Client.Protocol;
+using Gfs.Client.Protocol.Chunk;
+using Gfs.Client.Transport;
+using Gfs.Node.Rpc;
+using Gfs.Storage;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+
+namespace Gfs.Node.Chunkserver;
+
+/// <summary>
+/// The chunkserver's RPCs (docs/data-path.md): grants from the leader, pushes along the chain,
+/// writes and record appends as primary, applies as secondary, verified reads, and the orders that
+/// come back in heartbeat replies.
+/// </summary>
+internal sealed partial class ChunkserverService
+{
+    private readonly ChunkserverOptions options;
+    private readonly IChunkStore store;
+    private readonly RpcClient rpc;
+    private readonly TimeProvider time;
+    private readonly ILogger logger;
+    private readonly long storeChunkSize;
+    private int activeRequests;
+
+    public ChunkserverService(ChunkserverOptions options, IChunkStore store, long storeChunkSize, string serverId, RpcClient rpc, TimeProvider time, ILogger logger)
+    {
+        this.options = options;
+        this.store = store;
+        this.storeChunkSize = storeChunkSize;
+        this.rpc = rpc;
+        this.time = time;
+        this.logger = logger;
+        ServerId = serverId;
+        Buffer = new PushBuffer(options.BufferBytes, options.SegmentBytes, options.BufferTtl, time);
+        Chunks = new ChunkTable(options.AppendTableSize);
+        StartedUnixMs = time.GetUtcNow().ToUnixTimeMilliseconds();
+        store.CorruptChunkDetected += (_, e) =>
+        {
+            ChunkserverLog.Corrupt(logger, e.Handle, e.Reason);
+            Chunks.MarkChanged(e.Handle);
+        };
+    }
+
+    public string ServerId { get; }
+
+    /// <summary>The URL other nodes reach this server at; set once it listens.</summary>
+    public string Url { get; set; } = "";
+
+    public long StartedUnixMs { get; }
+
+    public PushBuffer Buffer { get; }
+
+    public ChunkTable Chunks { get; }
+
+    public IChunkStore Store => store;
+
+    public int ActiveRequests => Volatile.Read(ref activeRequests);
+
+    public TimeProvider Time => time;
+
+    public void Map(IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapRpc<GrantRequest, GrantReply>(ChunkRoutes.Grant, (r, c) => Tracked(() => GrantAsync(r, c)));
+        endpoints.MapUploadRpc<PushHeader, PushReply>(ChunkRoutes.Push, (h, u, c) => Tracked(() => PushAsync(h, u, c)));
+        endpoints.MapRpc<WriteRequest, WriteReply>(ChunkRoutes.Write, (r, c) => Tracked(() => WriteAsync(r, c)));
+        endpoints.MapRpc<AppendRequest, AppendReply>(ChunkRoutes.Append, (r, c) => Tracked(() => AppendAsync(r, c)));
+        endpoints.MapRpc<ApplyRequest, ApplyReply>(ChunkRoutes.Apply, (r, c) => Tracked(() => ApplyAsync(r, c)));
+        endpoints.MapDownloadRpc<ReadRequest, ReadHeader>(ChunkRoutes.Read, (r, c) => Tracked(() => ReadAsync(r, c)));
+        endpoints.MapRpc<ChunkInfoRequest, ChunkInfoReply>(ChunkRoutes.Info, (r, _) => ValueTask.FromResult(Info(r)));
+        endpoints.MapRpc<Empty, ChunkserverStatus>(ChunkRoutes.Status, (_, _) => ValueTask.FromResult(Status()));
+    }
+
+    public ChunkserverStatus Status()
+    {
+        var stats = store.GetStats();
+        var now = time.GetTimestamp();
+        return new ChunkserverStatus
+        {
+            ServerId = ServerId,
+            Url = Url,
+            Rack = options.Rack,
+            CapacityBytes = stats.TotalBytes,
+            FreeBytes = stats.FreeBytes,
+            UsedBytes = stats.BytesUsed,
+            ChunkCount = (int)stats.Chunks,
+            Leases = Chunks.All.Count(s => s.LiveLease(now) != 0),
+            BufferedBytes = Buffer.ReservedBytes,
+            Version = typeof(ChunkserverService).Assembly.GetName().Version?.ToString() ?? "",
+        };
+    }
+
+    private ChunkInfoReply Info(ChunkInfoRequest request)
+    {
+        var info = Existing(request.Handle);
+        return new ChunkInfoReply { Version = info.Version, Length = info.Length };
+    }
+
+    private async ValueTask<T> Tracked<T>(Func<ValueTask<T>> handler)
+    {
+        Interlocked.Increment(ref activeRequests);
+        try
+        {
+            return await handler().ConfigureAwait(false);
+        }
+        catch (ChunkStoreException e)
+        {
+            throw StoreErrors.ToGfs(e);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref activeRequests);
+        }
+    }
+
+    private ChunkInfo Existing(long handle)
+        => store.GetChunk(handle) is { } info
+            ? info
+            : throw new GfsException(ErrorCode.NotFound, $"chunk {handle:x16} is not on this server");
+
+    private long Ticks(long milliseconds) => milliseconds * time.TimestampFrequency / 1000;
+
+    private long Milliseconds(long ticks) => ticks * 1000 / time.TimestampFrequency;
+
+    /// <summary>The caller's remaining budget, from the deadline header (the server's default when absent).</summary>
+    private static TimeSpan Budget(RpcContext context)
+    {
+        if (context.Http.Request.Headers.TryGetValue(WireFormat.DeadlineHeader, out var header)
+            && long.TryParse(header.ToString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ms)
+            && ms > 0)
+        {
+            return TimeSpan.FromMilliseconds(Math.Min(ms, TimeSpan.FromMinutes(5).TotalMilliseconds));
+        }
+
+        return TimeSpan.FromMinutes(5);
+    }
+
+    private async ValueTask<GrantReply> GrantAsync(GrantRequest request, RpcContext context)
+    {
+        var arrival = time.GetTimestamp();
+        if (request.Version <= 0 || request.LeaseMs < 0 || request.ChunkSize <= 0 || request.ChunkSize > storeChunkSize)
+        {
+            throw new GfsException(ErrorCode.InvalidArgument, $"grant of chunk {request.Handle:x16}: version {request.Version}, lease {request.LeaseMs} ms and chunk size {request.ChunkSize} must be positive (chunk size at most {storeChunkSize})");
+        }
+
+        ChunkserverLog.Granted(logger, request.Handle, request.Version, request.Create, request.Primary, request.LeaseMs, request.Term);
+        var state = Chunks.Get(request.Handle);
+        await state.Serial.WaitAsync(context.CancellationToken).ConfigureAwait(false);
+        try
+        {
+            var info = store.GetChunk(request.Handle);
+            if (info is null)
+            {
+                if (!request.Create)
+                {
+                    throw new GfsException(ErrorCode.NotFound, $"chunk {request.Handle:x16} is not on this server");
+                }
+
+                await StoreErrors.Run(() => store.CreateAsync(request.Handle, request.Version, CancellationToken.None)).ConfigureAwait(false);
+            }
+            else if (info.Value.Version > request.Version)
+            {
+                throw new GfsException(ErrorCode.StaleVersion, $"chunk {request.Handle:x16} is at version {info.Value.Version}, newer than the grant's {request.Version}");
+            }
+            else if (info.Value.Version < request.Version)
+            {
+                if (request.Create)
+                {
+                    throw new GfsException(ErrorCode.AlreadyExists, $"chunk {request.Handle:x16} exists at version {info.Value.Version}; the grant creates it at {request.Version}");
+                }
+
+                await StoreErrors.Run(() => store.SetVersionAsync(request.Handle, request.Version, CancellationToken.None)).ConfigureAwait(false);
+            }
+
+            state.Replicas = [.. request.Replicas];
+            state.ChunkSize = request.ChunkSize;
+            state.FailedSecondaries.Clear();
+            if (request.Primary)
+            {
+                state.GrantLease(request.Version, arrival, arrival + Ticks(request.LeaseMs));
+            }
+            else
+            {
+                state.DropLease();
+            }
+
+            Chunks.MarkChanged(request.Handle);
+            return new GrantReply { Length = store.GetChunk(request.Handle)?.Length ?? 0 };
+        }
+        finally
+        {
+            state.Serial.Release();
+        }
+    }
+
+    /// <summary>Executes one order from the leader (docs/data-path.md): Delete with its version condition, or Verify.</summary>
+    public async Task ExecuteAsync(ChunkOrder order, Uri master, CancellationToken cancellationToken)
+    {
+        try
+        {
+            switch (order.Kind)
+            {
+                case ChunkOrderKind.Delete:
+                    var state = Chunks.Get(order.Handle);
+                    await state.Serial.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        if (store.GetChunk(order.Handle) is not { } info)
+                        {
+                            Chunks.MarkChanged(order.Handle); // the master still thinks we hold it
+                            return;
+                        }
+
+                        if (order.Version != 0 && info.Version > order.Version)
+                        {
+                            ChunkserverLog.DeleteSkipped(logger, master, order.Handle, info.Version, order.Version);
+                            return;
+                        }
+
+                        ChunkserverLog.Deleting(logger, master, order.Handle, info.Version, order.Version);
+                        state.DropLease();
+                        await store.DeleteAsync(order.Handle, cancellationToken).ConfigureAwait(false);
+                        Chunks.MarkChanged(order.Handle);
+                    }
+                    finally
+                    {
+                        state.Serial.Release();
+                    }
+
+                    Chunks.Forget(order.Handle);
+                    break;
+                case ChunkOrderKind.Verify:
+                    if (await store.VerifyAsync(order.Handle, cancellationToken).ConfigureAwait(false) is { } damage)
+                    {
+                        ChunkserverLog.VerifyFailed(logger, order.Handle, damage.Message);
+                        Chunks.MarkChanged(order.Handle);
+                    }
+
+                    break;
+                default:
+                    ChunkserverLog.OrderFailed(logger, order.Kind.ToString(), order.Handle, "unknown order");
+                    break;
+            }
+        }
+        catch (Exception e) when (e is ChunkStoreException or GfsException or OperationCanceledException)
+        {
+            ChunkserverLog.OrderFailed(logger, order.Kind.ToString(), order.Handle, e.Message);
+        }
+    }
+}

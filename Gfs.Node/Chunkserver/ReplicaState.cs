@@ -1,0 +1,142 @@
+using Gfs.Client.Protocol.Chunk;
+
+namespace Gfs.Node.Chunkserver;
+
+/// <summary>
+/// What a chunkserver keeps in memory about one chunk it holds: the serial lock that orders its
+/// mutations, the lease it holds as primary, the replica set of the last grant and the
+/// record-append table. None of it is durable (docs/data-path.md, "Roles and state").
+/// </summary>
+internal sealed class ReplicaState(long handle, int appendTableSize)
+{
+    private readonly Lock gate = new();
+    private readonly Dictionary<long, ClientWindow> appends = [];
+
+    public long Handle { get; } = handle;
+
+    /// <summary>Held across one mutation and its forwarding, so secondaries see mutations in the primary's order.</summary>
+    public SemaphoreSlim Serial { get; } = new(1, 1);
+
+    /// <summary>Replicas of the last grant, the primary first.</summary>
+    public List<ReplicaLocation> Replicas { get; set; } = [];
+
+    /// <summary>The file's chunk size from the last grant; 0 when no grant was seen since start.</summary>
+    public long ChunkSize { get; set; }
+
+    /// <summary>The primary's serial number of the last mutation.</summary>
+    public long LastSerial { get; set; }
+
+    /// <summary>Secondaries that missed a mutation under the current grant: reported failed until the next grant.</summary>
+    public HashSet<string> FailedSecondaries { get; } = new(StringComparer.Ordinal);
+
+    public long LeaseVersion { get; private set; }
+
+    /// <summary>Monotonic timestamp when the lease ends; 0 when none is held.</summary>
+    public long LeaseExpiresAt { get; private set; }
+
+    public long LeaseGrantedAt { get; private set; }
+
+    public long LastMutationAt { get; private set; }
+
+    public void GrantLease(long version, long grantedAt, long expiresAt)
+    {
+        lock (gate)
+        {
+            LeaseVersion = version;
+            LeaseGrantedAt = grantedAt;
+            LeaseExpiresAt = expiresAt;
+        }
+    }
+
+    public void DropLease()
+    {
+        lock (gate)
+        {
+            LeaseVersion = 0;
+            LeaseExpiresAt = 0;
+        }
+    }
+
+    /// <summary>Drops the lease only when it was granted before <paramref name="before"/> (a newer grant stands).</summary>
+    public void Revoke(long before)
+    {
+        lock (gate)
+        {
+            if (LeaseExpiresAt != 0 && LeaseGrantedAt < before)
+            {
+                LeaseVersion = 0;
+                LeaseExpiresAt = 0;
+            }
+        }
+    }
+
+    /// <summary>Extends a lease still held for <paramref name="version"/> at <paramref name="sentAt"/> to <paramref name="expiresAt"/>.</summary>
+    public bool Extend(long version, long sentAt, long expiresAt)
+    {
+        lock (gate)
+        {
+            if (LeaseExpiresAt == 0 || LeaseVersion != version || LeaseExpiresAt <= sentAt)
+            {
+                return false;
+            }
+
+            LeaseExpiresAt = Math.Max(LeaseExpiresAt, expiresAt);
+            return true;
+        }
+    }
+
+    /// <summary>The lease's version when it is live at <paramref name="now"/>, else 0.</summary>
+    public long LiveLease(long now)
+    {
+        lock (gate)
+        {
+            return LeaseExpiresAt > now ? LeaseVersion : 0;
+        }
+    }
+
+    public (long Version, long ExpiresAt, long LastMutationAt) Lease()
+    {
+        lock (gate)
+        {
+            return (LeaseVersion, LeaseExpiresAt, LastMutationAt);
+        }
+    }
+
+    public void Mutated(long now)
+    {
+        lock (gate)
+        {
+            LastMutationAt = now;
+        }
+    }
+
+    /// <summary>Where the record (client, sequence) was appended in this chunk, if remembered. Call under <see cref="Serial"/>.</summary>
+    public long? FindAppend(long clientId, long sequence)
+        => appends.TryGetValue(clientId, out var window) && window.Offsets.TryGetValue(sequence, out var offset) ? offset : null;
+
+    /// <summary>Remembers an applied record, keeping the last sequences per client. Call under <see cref="Serial"/>.</summary>
+    public void RememberAppend(long clientId, long sequence, long offset)
+    {
+        if (!appends.TryGetValue(clientId, out var window))
+        {
+            window = new ClientWindow();
+            appends.Add(clientId, window);
+        }
+
+        if (window.Offsets.TryAdd(sequence, offset))
+        {
+            window.Order.Enqueue(sequence);
+            while (window.Order.Count > appendTableSize)
+            {
+                window.Offsets.Remove(window.Order.Dequeue());
+            }
+        }
+    }
+
+    private sealed class ClientWindow
+    {
+        public Queue<long> Order { get; } = new();
+
+        public Dictionary<long, long> Offsets { get; } = [];
+    }
+}

@@ -1,0 +1,60 @@
+using System.Collections.Concurrent;
+using Gfs.Client.Protocol.Chunk;
+using Gfs.Node.Rpc;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging;
+
+namespace Gfs.Node.Tests.Chunkserver;
+
+/// <summary>A master endpoint that records heartbeats and answers them with whatever the test scripts.</summary>
+internal sealed class FakeMaster : IAsyncDisposable
+{
+    private readonly WebApplication app;
+    private Func<HeartbeatRequest, HeartbeatReply> answer = _ => new HeartbeatReply { IsLeader = true };
+
+    private FakeMaster(WebApplication app, Uri url)
+    {
+        this.app = app;
+        Url = url;
+    }
+
+    public Uri Url { get; }
+
+    public ConcurrentQueue<HeartbeatRequest> Received { get; } = new();
+
+    public static async Task<FakeMaster> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.AddGfsRpc(o => o.Urls = ["http://127.0.0.1:0"]);
+        var app = builder.Build();
+        FakeMaster? master = null;
+        app.MapRpc<HeartbeatRequest, HeartbeatReply>(ChunkRoutes.Heartbeat, (request, _) =>
+        {
+            master!.Received.Enqueue(request);
+            return ValueTask.FromResult(master.Answer(request));
+        });
+        app.UseGfsRpc();
+        await app.StartAsync();
+        master = new FakeMaster(app, app.BoundUrls()[0]);
+        return master;
+    }
+
+    /// <summary>Replaces how heartbeats are answered.</summary>
+    public void OnHeartbeat(Func<HeartbeatRequest, HeartbeatReply> reply) => Volatile.Write(ref answer, reply);
+
+    /// <summary>Answers the next heartbeat that <paramref name="when"/> accepts with <paramref name="reply"/>, once; others as a plain leader.</summary>
+    public void Once(Func<HeartbeatRequest, bool> when, HeartbeatReply reply)
+    {
+        var sent = 0;
+        OnHeartbeat(r => when(r) && Interlocked.Exchange(ref sent, 1) == 0 ? reply : new HeartbeatReply { IsLeader = true });
+    }
+
+    private HeartbeatReply Answer(HeartbeatRequest request) => Volatile.Read(ref answer)(request);
+
+    public async ValueTask DisposeAsync()
+    {
+        await app.StopAsync();
+        await app.DisposeAsync();
+    }
+}

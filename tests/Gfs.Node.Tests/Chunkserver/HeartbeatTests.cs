@@ -1,0 +1,110 @@
+using Gfs.Client.Protocol;
+using Gfs.Client.Protocol.Chunk;
+using Gfs.Testing;
+
+namespace Gfs.Node.Tests.Chunkserver;
+
+public sealed class HeartbeatTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task Heartbeats_GoToEveryMaster_FullFirstThenIncremental_EvenWhenOneMasterIsDown()
+    {
+        await using var a = await FakeMaster.StartAsync();
+        await using var b = await FakeMaster.StartAsync();
+        var dead = new Uri($"http://127.0.0.1:{FreePort.Next()}");
+        await using var cluster = await ChunkserverTestCluster.StartAsync(count: 1, masters: [a.Url, dead, b.Url]);
+        var id = cluster[0].ServerId;
+
+        await Retry.Until("both live masters got a heartbeat", () => !a.Received.IsEmpty && !b.Received.IsEmpty, Patience);
+        foreach (var master in new[] { a, b })
+        {
+            Assert.True(master.Received.TryPeek(out var first));
+            Assert.True(first.FullReport);
+            Assert.Equal(id, first.ServerId);
+            Assert.Equal(cluster[0].Url, first.Url);
+            Assert.Equal("r0", first.Rack);
+            Assert.True(first.CapacityBytes > 0 && first.FreeBytes > 0);
+            Assert.True(first.StartedUnixMs > 0);
+        }
+
+        // A new chunk shows up as a change (not a full report), with its lease, at each master.
+        await cluster.GrantAsync(31, 3, [0], create: true, leaseMs: 60_000);
+        foreach (var master in new[] { a, b })
+        {
+            await Retry.Until("an incremental report names chunk 31", () => master.Received.Any(h => !h.FullReport && h.Changed.Any(c => c.Handle == 31 && c.Version == 3)), Patience);
+            await Retry.Until("the lease on chunk 31 is reported", () => master.Received.Any(h => h.Leases.Any(l => l.Handle == 31 && l.Version == 3 && l.RemainingMs is > 0 and <= 60_000)), Patience);
+        }
+
+        // The master asks for a full report: it gets one with the chunk in it.
+        a.Once(_ => true, new HeartbeatReply { IsLeader = true, SendFullReport = true });
+        await Retry.Until("a full report with chunk 31", () => a.Received.Any(h => h.FullReport && h.Chunks.Any(c => c.Handle == 31 && c.Version == 3)), Patience);
+        Assert.True(cluster[0].Worker.Leader is not null);
+    }
+
+    [Fact]
+    public async Task DeleteOrder_IsHonouredOnlyUpToItsVersion()
+    {
+        await using var master = await FakeMaster.StartAsync();
+        await using var cluster = await ChunkserverTestCluster.StartAsync(count: 1, masters: [master.Url]);
+        await cluster.GrantAsync(41, 5, [0], create: true);
+        await cluster.GrantAsync(42, 1, [0], create: true);
+
+        // Chunk 41 is at version 5: an order for versions up to 4 leaves it alone.
+        master.Once(_ => true, new HeartbeatReply { IsLeader = true, Orders = [new ChunkOrder { Kind = ChunkOrderKind.Delete, Handle = 41, Version = 4 }] });
+        await Retry.Until("the order was delivered", () => master.Received.Count >= 3, Patience);
+        master.Once(_ => true, new HeartbeatReply { IsLeader = true, Orders = [new ChunkOrder { Kind = ChunkOrderKind.Verify, Handle = 41 }] });
+        var seen = master.Received.Count;
+        await Retry.Until("two more heartbeats", () => master.Received.Count >= seen + 2, Patience);
+        Assert.Equal(5, (await cluster.InfoAsync(0, 41)).Version);
+
+        // A follower's orders are ignored.
+        master.Once(_ => true, new HeartbeatReply { IsLeader = false, Orders = [new ChunkOrder { Kind = ChunkOrderKind.Delete, Handle = 41, Version = 0 }] });
+        seen = master.Received.Count;
+        await Retry.Until("two more heartbeats", () => master.Received.Count >= seen + 2, Patience);
+        Assert.Equal(5, (await cluster.InfoAsync(0, 41)).Version);
+
+        // At its version (and with 0, any version) the leader's order deletes, and the next report says so.
+        master.Once(_ => true, new HeartbeatReply
+        {
+            IsLeader = true,
+            Orders = [new ChunkOrder { Kind = ChunkOrderKind.Delete, Handle = 41, Version = 5 }, new ChunkOrder { Kind = ChunkOrderKind.Delete, Handle = 42, Version = 0 }],
+        });
+        await Retry.Until("both chunks are reported deleted", () => master.Received.Any(h => h.Deleted.Contains(41)) && master.Received.Any(h => h.Deleted.Contains(42)), Patience);
+        Assert.Equal(ErrorCode.NotFound, (await ChunkserverTestCluster.Refused(() => cluster.InfoAsync(0, 41))).Code);
+        Assert.Equal(ErrorCode.NotFound, (await ChunkserverTestCluster.Refused(() => cluster.InfoAsync(0, 42))).Code);
+    }
+
+    [Fact]
+    public async Task LeaseExtensions_RunFromTheHeartbeat_AndRevocationsDropTheLease()
+    {
+        await using var master = await FakeMaster.StartAsync();
+        await using var cluster = await ChunkserverTestCluster.StartAsync(count: 1, masters: [master.Url]);
+        await cluster.GrantAsync(51, 1, [0], create: true, leaseMs: 5_000);
+        await cluster.GrantAsync(52, 1, [0], create: true, leaseMs: 5_000);
+        var data = ChunkserverTestCluster.Random(1000, 1);
+        await cluster.PushAsync("e1", data, [0]);
+        await cluster.WriteAsync(0, 51, 1, 0, "e1", data.Length);
+
+        // Mutations flowed on 51: the primary asks for an extension; the leader grants 120 s.
+        master.OnHeartbeat(h => new HeartbeatReply
+        {
+            IsLeader = true,
+            Extensions = [.. h.Leases.Where(l => l.WantsExtension).Select(l => new LeaseExtension { Handle = l.Handle, Version = l.Version, LeaseMs = 120_000 })],
+        });
+        await Retry.Until("the lease on 51 is extended", () => master.Received.Any(h => h.Leases.Any(l => l.Handle == 51 && l.RemainingMs > 60_000)), Patience);
+        Assert.DoesNotContain(master.Received, h => h.Leases.Any(l => l.Handle == 52 && l.WantsExtension));
+
+        cluster.Time.Advance(TimeSpan.FromSeconds(10));
+        await cluster.PushAsync("e2", data, [0]);
+        Assert.Empty((await cluster.WriteAsync(0, 51, 1, data.Length, "e2", data.Length)).FailedReplicas);
+        Assert.Equal(ErrorCode.LeaseExpired, (await ChunkserverTestCluster.Refused(() => cluster.WriteAsync(0, 52, 1, 0, "e2", data.Length))).Code);
+
+        // The leader revokes 51: the next write is refused.
+        master.OnHeartbeat(_ => new HeartbeatReply { IsLeader = true, Revoked = [51] });
+        await Retry.Until("the lease on 51 is dropped", () => cluster[0].Service.Chunks.Find(51)!.LiveLease(cluster.Time.GetTimestamp()) == 0, Patience);
+        await cluster.PushAsync("e3", data, [0]);
+        Assert.Equal(ErrorCode.LeaseExpired, (await ChunkserverTestCluster.Refused(() => cluster.WriteAsync(0, 51, 1, 2 * data.Length, "e3", data.Length))).Code);
+    }
+}
