@@ -11,7 +11,7 @@ namespace Gfs.Node.Cli.Dev;
 /// </summary>
 internal sealed class DevCluster : IAsyncDisposable
 {
-    public const string ChunkserverReadyMarker = "gfs chunkserver ready";
+    public const string ChunkserverReadyMarker = ChunkserverCommand.ReadyMarker;
     public const string LockFileName = ".gfs-dev.lock";
     public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
 
