@@ -70,7 +70,9 @@ public sealed class BadInputTests : IAsyncLifetime
         await AssertStillServingAsync();
         var peak = ProcessMemory.PeakWorkingSet();
         TestContext.Current.TestOutputHelper?.WriteLine($"peak working set {before / 1e6:0} MB before, {peak / 1e6:0} MB after {10 * bodies.Count} bad requests");
-        Assert.True(peak < 500_000_000, $"peak working set {peak / 1e6:0} MB exceeds 500 MB");
+        // Growth, not an absolute figure: other tests in this process (chunkservers with 8 MiB push
+        // buffers) leave pooled memory behind, which the reset peak starts from.
+        Assert.True(peak - before < 300_000_000, $"peak working set grew by {(peak - before) / 1e6:0} MB (from {before / 1e6:0} MB) on bad requests");
     }
 
     private static Dictionary<string, BadBody> BadBodies()
