@@ -21,12 +21,6 @@ public sealed class ChunkserverOptions
     /// <summary>Pushed data not used by a mutation is dropped after this long. Default 60 s.</summary>
     public TimeSpan BufferTtl { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>
-    /// Largest pooled buffer segment that holds pushed bytes. Default 8 MiB: a client's 8 MiB piece
-    /// is one segment and so one store commit per replica (each segment is written and synced on its own).
-    /// </summary>
-    public int SegmentBytes { get; set; } = 8 * 1024 * 1024;
-
     /// <summary>Time between two heartbeats to each master. Default 1 s.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -62,9 +56,9 @@ public sealed class ChunkserverOptions
             throw new ArgumentException("intervals and timeouts must be positive");
         }
 
-        if (SegmentBytes < 4096 || AppendTableSize < 1)
+        if (AppendTableSize < 1)
         {
-            throw new ArgumentException("segment size must be at least 4 KiB and the append table must hold at least one sequence");
+            throw new ArgumentException("the append table must hold at least one sequence");
         }
     }
 }

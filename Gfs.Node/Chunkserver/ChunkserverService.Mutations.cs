@@ -35,7 +35,7 @@ internal sealed partial class ChunkserverService
                     Serial = ++state.LastSerial,
                 };
                 var failed = await ApplyAndForwardAsync(state, apply, () => WriteDataAsync(request.Handle, request.Offset, data, request.Version)).ConfigureAwait(false);
-                Buffer.Remove(request.DataId, data);
+                Buffer.Remove(data);
                 return new WriteReply { ChunkLength = store.GetChunk(request.Handle)?.Length ?? 0, FailedReplicas = failed };
             }
             finally
@@ -108,7 +108,7 @@ internal sealed partial class ChunkserverService
                     await WriteDataAsync(request.Handle, offset, data, request.Version).ConfigureAwait(false);
                     state.RememberAppend(request.ClientId, request.Sequence, offset);
                 }).ConfigureAwait(false);
-                Buffer.Remove(request.DataId, data);
+                Buffer.Remove(data);
                 return new AppendReply { Offset = offset, ChunkLength = offset + request.Length, FailedReplicas = failed };
             }
             finally
@@ -204,7 +204,7 @@ internal sealed partial class ChunkserverService
             }
 
             Chunks.MarkChanged(request.Handle);
-            Buffer.Remove(request.DataId, data);
+            Buffer.Remove(data);
         }
         finally
         {
@@ -254,7 +254,7 @@ internal sealed partial class ChunkserverService
 
     private long ChunkSizeOf(ReplicaState state) => state.ChunkSize > 0 ? state.ChunkSize : storeChunkSize;
 
-    private BufferedData AcquireData(string dataId, long length)
+    private PushEntry AcquireData(string dataId, long length)
     {
         var data = Buffer.Acquire(dataId) ?? throw new GfsException(ErrorCode.NotFound, $"no pushed data {dataId} here (expired or never pushed): push it again");
         if (data.Length != length)
@@ -267,15 +267,8 @@ internal sealed partial class ChunkserverService
     }
 
     /// <summary>Writes the buffered bytes segment by segment; not cancellable half-way (replicas must not diverge by a cancelled caller).</summary>
-    private async Task WriteDataAsync(long handle, long offset, BufferedData data, long version)
-    {
-        var at = offset;
-        foreach (var segment in data.Segments())
-        {
-            await StoreErrors.Run(() => store.WriteAsync(handle, at, segment, version, CancellationToken.None)).ConfigureAwait(false);
-            at += segment.Length;
-        }
-    }
+    private async Task WriteDataAsync(long handle, long offset, PushEntry data, long version)
+        => await StoreErrors.Run(() => store.WriteAsync(handle, offset, data.Data, version, CancellationToken.None)).ConfigureAwait(false);
 
     private async Task PadAsync(long handle, long offset, long length, long version)
     {

@@ -21,6 +21,7 @@ internal sealed partial class ChunkserverService
     private readonly TimeProvider time;
     private readonly ILogger logger;
     private readonly long storeChunkSize;
+    private readonly PushService pushes;
     private int activeRequests;
 
     public ChunkserverService(ChunkserverOptions options, IChunkStore store, long storeChunkSize, string serverId, RpcClient rpc, TimeProvider time, ILogger logger)
@@ -32,7 +33,8 @@ internal sealed partial class ChunkserverService
         this.time = time;
         this.logger = logger;
         ServerId = serverId;
-        Buffer = new PushBuffer(options.BufferBytes, options.SegmentBytes, options.BufferTtl, time);
+        Buffer = new PushBuffer(options.BufferBytes, options.BufferTtl, time);
+        pushes = new PushService(Buffer, rpc, () => Url, logger);
         Chunks = new ChunkTable(options.AppendTableSize);
         StartedUnixMs = time.GetUtcNow().ToUnixTimeMilliseconds();
         store.CorruptChunkDetected += (_, e) =>
@@ -62,13 +64,13 @@ internal sealed partial class ChunkserverService
     public void Map(IEndpointRouteBuilder endpoints)
     {
         endpoints.MapRpc<GrantRequest, GrantReply>(ChunkRoutes.Grant, (r, c) => Tracked(() => GrantAsync(r, c)));
-        endpoints.MapUploadRpc<PushHeader, PushReply>(ChunkRoutes.Push, (h, u, c) => Tracked(() => PushAsync(h, u, c)));
         endpoints.MapRpc<WriteRequest, WriteReply>(ChunkRoutes.Write, (r, c) => Tracked(() => WriteAsync(r, c)));
         endpoints.MapRpc<AppendRequest, AppendReply>(ChunkRoutes.Append, (r, c) => Tracked(() => AppendAsync(r, c)));
         endpoints.MapRpc<ApplyRequest, ApplyReply>(ChunkRoutes.Apply, (r, c) => Tracked(() => ApplyAsync(r, c)));
         endpoints.MapDownloadRpc<ReadRequest, ReadHeader>(ChunkRoutes.Read, (r, c) => Tracked(() => ReadAsync(r, c)));
         endpoints.MapRpc<ChunkInfoRequest, ChunkInfoReply>(ChunkRoutes.Info, (r, _) => ValueTask.FromResult(Info(r)));
         endpoints.MapRpc<Empty, ChunkserverStatus>(ChunkRoutes.Status, (_, _) => ValueTask.FromResult(Status()));
+        pushes.Map(endpoints); // chunk/Push, chunk/Fetch, chunk/Pull
     }
 
     public ChunkserverStatus Status()
@@ -85,7 +87,7 @@ internal sealed partial class ChunkserverService
             UsedBytes = stats.BytesUsed,
             ChunkCount = (int)stats.Chunks,
             Leases = Chunks.All.Count(s => s.LiveLease(now) != 0),
-            BufferedBytes = Buffer.ReservedBytes,
+            BufferedBytes = Buffer.BufferedBytes,
             Version = typeof(ChunkserverService).Assembly.GetName().Version?.ToString() ?? "",
         };
     }
@@ -123,7 +125,8 @@ internal sealed partial class ChunkserverService
     private long Milliseconds(long ticks) => ticks * 1000 / time.TimestampFrequency;
 
     /// <summary>The caller's remaining budget, from the deadline header (the server's default when absent).</summary>
-    private static TimeSpan Budget(RpcContext context)
+    /// <summary>The caller's time budget from its deadline header (at most 5 minutes).</summary>
+    internal static TimeSpan Budget(RpcContext context)
     {
         if (context.Http.Request.Headers.TryGetValue(WireFormat.DeadlineHeader, out var header)
             && long.TryParse(header.ToString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ms)

@@ -145,7 +145,7 @@ internal sealed class ChunkserverWorker : IAsyncDisposable
             ActiveRequests = service.ActiveRequests,
             FullReport = full,
             StartedUnixMs = service.StartedUnixMs,
-            BufferedBytes = service.Buffer.ReservedBytes,
+            BufferedBytes = service.Buffer.BufferedBytes,
         };
 
         if (full)

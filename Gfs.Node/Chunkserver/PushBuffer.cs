@@ -1,28 +1,45 @@
+using System.Buffers;
+using System.IO.Hashing;
 using Gfs.Client.Protocol;
 
 namespace Gfs.Node.Chunkserver;
 
 /// <summary>
-/// The bounded push buffer: data id → pushed bytes, at most <see cref="Capacity"/> bytes reserved
-/// at once (a push waits for room up to its deadline), unused data dropped after the TTL.
+/// Pushed data waiting for its mutation, keyed by data id. Bounded in bytes: a push that does not
+/// fit waits for space until its deadline. Each entry is one pooled buffer that fills while the
+/// push (or pull) arrives; downstream pulls stream from it while it fills. Entries untouched for
+/// the time-to-live are dropped.
 /// </summary>
-internal sealed class PushBuffer(long capacity, int segmentBytes, TimeSpan ttl, TimeProvider time)
+internal sealed class PushBuffer : IDisposable
 {
-    private readonly Lock gate = new();
-    private readonly Dictionary<string, BufferedData> entries = new(StringComparer.Ordinal);
-    private TaskCompletionSource released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Dictionary<string, PushEntry> entries = new(StringComparer.Ordinal);
+    private readonly TimeProvider time;
+    private readonly ITimer sweeper;
     private long reserved;
+    private TaskCompletionSource? spaceFreed;
 
-    public long Capacity => capacity;
+    public PushBuffer(long capacityBytes, TimeSpan timeToLive, TimeProvider time)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacityBytes);
+        Capacity = capacityBytes;
+        TimeToLive = timeToLive;
+        this.time = time;
+        var period = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond / 10, timeToLive.Ticks / 4));
+        sweeper = time.CreateTimer(_ => Sweep(), null, period, period);
+    }
 
-    /// <summary>Bytes reserved by pushes in progress and held data.</summary>
-    public long ReservedBytes => Interlocked.Read(ref reserved);
+    public long Capacity { get; }
+
+    public TimeSpan TimeToLive { get; }
+
+    /// <summary>Bytes reserved by entries (filling, complete, or removed but still read by someone).</summary>
+    public long BufferedBytes => Interlocked.Read(ref reserved);
 
     public int Count
     {
         get
         {
-            lock (gate)
+            lock (entries)
             {
                 return entries.Count;
             }
@@ -30,141 +47,310 @@ internal sealed class PushBuffer(long capacity, int segmentBytes, TimeSpan ttl, 
     }
 
     /// <summary>
-    /// Reserves room for <paramref name="length"/> bytes and returns the (empty) data that owns the
-    /// reservation. Waits up to <paramref name="wait"/> for room, then fails with Unavailable.
+    /// Reserves room for <paramref name="length"/> bytes under <paramref name="dataId"/> (replacing an
+    /// older entry of that id) and returns the entry to fill. Waits for room until
+    /// <paramref name="cancellationToken"/>; then Unavailable.
     /// </summary>
-    public async Task<BufferedData> ReserveAsync(long length, TimeSpan wait, CancellationToken cancellationToken)
+    public async ValueTask<PushEntry> BeginAsync(string dataId, long length, CancellationToken cancellationToken)
     {
-        if (length > capacity)
+        if (length > Capacity || length > Array.MaxLength)
         {
-            throw new GfsException(ErrorCode.Unavailable, $"a push of {length} bytes is larger than the whole push buffer ({capacity} bytes)");
+            throw new GfsException(ErrorCode.PayloadTooLarge, $"a push of {length} bytes exceeds the push buffer of {Capacity} bytes");
         }
 
-        var start = time.GetTimestamp();
         while (true)
         {
-            Task signal;
-            lock (gate)
+            Task wait;
+            PushEntry? replaced = null;
+            lock (entries)
             {
-                if (reserved + length <= capacity)
+                if (reserved + length <= Capacity)
                 {
                     reserved += length;
-                    return new BufferedData(this, length, segmentBytes, time.GetTimestamp());
+                    var entry = new PushEntry(this, dataId, (int)length, time.GetTimestamp());
+                    if (entries.Remove(dataId, out replaced))
+                    {
+                        replaced.Discard();
+                    }
+
+                    entries[dataId] = entry;
+                    return entry;
                 }
 
-                signal = released.Task;
-            }
-
-            var left = wait - time.GetElapsedTime(start);
-            if (left <= TimeSpan.Zero)
-            {
-                throw new GfsException(ErrorCode.Unavailable, $"the push buffer is full ({ReservedBytes} of {capacity} bytes reserved); retry later");
+                wait = (spaceFreed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
             }
 
             try
             {
-                await signal.WaitAsync(left, cancellationToken).ConfigureAwait(false);
+                await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (TimeoutException)
+            catch (OperationCanceledException)
             {
-                // Checked again at the top of the loop.
+                throw new GfsException(ErrorCode.Unavailable, $"the push buffer is full ({BufferedBytes} of {Capacity} bytes); data {dataId} was not accepted");
             }
         }
     }
 
-    /// <summary>Makes complete data available under its id, replacing (and releasing) older data of the same id.</summary>
-    public void Publish(string dataId, BufferedData data)
+    /// <summary>The complete, checksum-verified entry of <paramref name="dataId"/>, or null.</summary>
+    public PushEntry? Find(string dataId)
     {
-        data.TouchedAt = time.GetTimestamp();
-        BufferedData? old;
-        lock (gate)
+        lock (entries)
         {
-            entries.Remove(dataId, out old);
-            entries[dataId] = data;
-        }
-
-        old?.Release();
-    }
-
-    /// <summary>The data with a reference the caller must release, or null when it is absent or expired.</summary>
-    public BufferedData? Acquire(string dataId)
-    {
-        lock (gate)
-        {
-            if (entries.TryGetValue(dataId, out var data) && data.TryAddReference())
+            if (entries.TryGetValue(dataId, out var entry) && entry.IsComplete)
             {
-                data.TouchedAt = time.GetTimestamp();
-                return data;
+                entry.Touch(time.GetTimestamp());
+                return entry;
             }
 
             return null;
         }
     }
 
-    /// <summary>Drops the data of <paramref name="dataId"/> if it is still <paramref name="data"/>.</summary>
-    public void Remove(string dataId, BufferedData data)
-    {
-        lock (gate)
-        {
-            if (!entries.TryGetValue(dataId, out var current) || !ReferenceEquals(current, data))
-            {
-                return;
-            }
+    /// <summary>The complete entry of <paramref name="dataId"/> with a reference taken (release it), or null.</summary>
+    public PushEntry? Acquire(string dataId)
+        => Find(dataId) is { } entry && entry.TryAcquire() ? entry : null;
 
-            entries.Remove(dataId);
-        }
-
-        data.Release();
-    }
-
-    /// <summary>Drops data unused for longer than the TTL; returns how many.</summary>
-    public int Sweep()
-    {
-        var now = time.GetTimestamp();
-        List<BufferedData> expired = [];
-        lock (gate)
-        {
-            foreach (var (id, data) in entries.ToList())
-            {
-                if (time.GetElapsedTime(data.TouchedAt, now) >= ttl)
-                {
-                    entries.Remove(id);
-                    expired.Add(data);
-                }
-            }
-        }
-
-        foreach (var data in expired)
-        {
-            data.Release();
-        }
-
-        return expired.Count;
-    }
-
-    /// <summary>Drops everything (shutdown).</summary>
+    /// <summary>Drops every entry (at shutdown).</summary>
     public void Clear()
     {
-        List<BufferedData> all;
-        lock (gate)
+        List<PushEntry> all;
+        lock (entries)
         {
             all = [.. entries.Values];
             entries.Clear();
         }
 
-        all.ForEach(d => d.Release());
+        foreach (var entry in all)
+        {
+            entry.Discard();
+        }
     }
 
-    internal void Unreserve(long length)
+    /// <summary>The entry of <paramref name="dataId"/> in whatever state it is (for pulls), or null.</summary>
+    public PushEntry? FindAny(string dataId)
     {
-        TaskCompletionSource wake;
-        lock (gate)
+        lock (entries)
         {
-            reserved -= length;
-            wake = released;
-            released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return entries.TryGetValue(dataId, out var entry) ? entry : null;
+        }
+    }
+
+    /// <summary>Drops <paramref name="dataId"/>; its memory returns to the pool once no reader holds it.</summary>
+    public void Remove(string dataId)
+    {
+        PushEntry? entry;
+        lock (entries)
+        {
+            entries.Remove(dataId, out entry);
         }
 
-        wake.TrySetResult();
+        entry?.Discard();
+    }
+
+    /// <summary>Drops <paramref name="entry"/> if it is still the one filed under its id.</summary>
+    public void Remove(PushEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        lock (entries)
+        {
+            if (entries.TryGetValue(entry.DataId, out var current) && ReferenceEquals(current, entry))
+            {
+                entries.Remove(entry.DataId);
+            }
+        }
+
+        entry.Discard();
+    }
+
+    /// <summary>Drops entries untouched for the time-to-live.</summary>
+    public int Sweep()
+    {
+        var now = time.GetTimestamp();
+        List<PushEntry> expired;
+        lock (entries)
+        {
+            expired = entries.Values.Where(e => time.GetElapsedTime(e.LastTouched, now) >= TimeToLive).ToList();
+            foreach (var entry in expired)
+            {
+                entries.Remove(entry.DataId);
+            }
+        }
+
+        foreach (var entry in expired)
+        {
+            entry.Fail(new GfsException(ErrorCode.NotFound, $"data {entry.DataId} expired in the push buffer"));
+            entry.Discard();
+        }
+
+        return expired.Count;
+    }
+
+    public void Dispose()
+    {
+        sweeper.Dispose();
+        Clear();
+    }
+
+    internal void Released(long length)
+    {
+        TaskCompletionSource? freed;
+        lock (entries)
+        {
+            reserved -= length;
+            freed = spaceFreed;
+            spaceFreed = null;
+        }
+
+        freed?.TrySetResult();
+    }
+}
+
+/// <summary>
+/// One pushed piece of data: a pooled buffer that fills in order, then is checked against its
+/// CRC32C. Readers take a reference (<see cref="TryAcquire"/>/<see cref="Release"/>) so that a
+/// removal never frees memory under them.
+/// </summary>
+internal sealed class PushEntry
+{
+    private readonly PushBuffer owner;
+    private readonly TaskCompletionSource completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private byte[]? buffer;
+    private int references = 1; // the buffer's own, dropped by Discard
+    private int discarded;
+    private long filled;
+    private long lastTouched;
+    private TaskCompletionSource progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    internal PushEntry(PushBuffer owner, string dataId, int length, long now)
+    {
+        this.owner = owner;
+        DataId = dataId;
+        Length = length;
+        buffer = length == 0 ? [] : ArrayPool<byte>.Shared.Rent(length);
+        lastTouched = now;
+    }
+
+    public string DataId { get; }
+
+    public long Length { get; }
+
+    /// <summary>Bytes received so far.</summary>
+    public long Filled => Interlocked.Read(ref filled);
+
+    public bool IsComplete => completion.Task.IsCompletedSuccessfully;
+
+    /// <summary>Completes when the data is whole and its checksum matched; faults otherwise.</summary>
+    public Task Completion => completion.Task;
+
+    internal long LastTouched => Interlocked.Read(ref lastTouched);
+
+    /// <summary>The data (hold a reference while using it). Only whole after <see cref="Completion"/>.</summary>
+    public ReadOnlyMemory<byte> Data => (buffer ?? throw new ObjectDisposedException(DataId)).AsMemory(0, (int)Length);
+
+    internal void Touch(long now) => Interlocked.Exchange(ref lastTouched, now);
+
+    /// <summary>Appends received bytes (one writer at a time).</summary>
+    public void Append(ReadOnlySequence<byte> data)
+    {
+        var at = Filled;
+        if (data.Length > Length - at)
+        {
+            throw new GfsException(ErrorCode.InvalidArgument, $"data {DataId}: more than the declared {Length} bytes");
+        }
+
+        data.CopyTo((buffer ?? throw new ObjectDisposedException(DataId)).AsSpan((int)at));
+        Interlocked.Exchange(ref filled, at + data.Length);
+        Interlocked.Exchange(ref progress, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
+
+    /// <summary>Checks the whole data against <paramref name="crc32C"/>; ChecksumMismatch (and the entry fails) when it differs.</summary>
+    public void Complete(uint crc32C)
+    {
+        if (Filled != Length)
+        {
+            Fail(new GfsException(ErrorCode.MalformedMessage, $"data {DataId}: {Filled} of {Length} bytes arrived"));
+            throw new GfsException(ErrorCode.MalformedMessage, $"data {DataId}: {Filled} of {Length} bytes arrived");
+        }
+
+        var actual = Crc32.HashToUInt32(Crc32ParameterSet.Crc32C, Data.Span);
+        if (actual != crc32C)
+        {
+            var error = new GfsException(ErrorCode.ChecksumMismatch, $"data {DataId}: CRC32C {actual:x8}, the sender said {crc32C:x8}");
+            Fail(error);
+            throw error;
+        }
+
+        completion.TrySetResult();
+        progress.TrySetResult();
+    }
+
+    public void Fail(Exception error)
+    {
+        completion.TrySetException(error);
+        completion.Task.Exception?.Handle(_ => true); // observed by whoever waits; never unobserved
+        progress.TrySetResult();
+    }
+
+    /// <summary>Waits until more than <paramref name="have"/> bytes arrived or the entry ended; returns the bytes available.</summary>
+    public async ValueTask<long> WaitForDataAsync(long have, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var signal = Volatile.Read(ref progress).Task;
+            var now = Filled;
+            if (now > have || now == Length)
+            {
+                return now;
+            }
+
+            if (completion.Task.IsFaulted)
+            {
+                await completion.Task.ConfigureAwait(false); // rethrows the failure
+            }
+
+            await signal.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Takes a reference to the buffer; false once the entry was discarded and freed.</summary>
+    public bool TryAcquire()
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref references);
+            if (current == 0)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref references, current + 1, current) == current)
+            {
+                return true;
+            }
+        }
+    }
+
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref references) == 0)
+        {
+            var array = Interlocked.Exchange(ref buffer, null);
+            if (array is { Length: > 0 })
+            {
+                ArrayPool<byte>.Shared.Return(array);
+            }
+
+            owner.Released(Length);
+        }
+    }
+
+    /// <summary>Drops the buffer's own reference (once).</summary>
+    internal void Discard()
+    {
+        if (Interlocked.Exchange(ref discarded, 1) == 0)
+        {
+            Fail(new GfsException(ErrorCode.NotFound, $"data {DataId} was dropped from the push buffer"));
+            Release();
+        }
     }
 }

@@ -40,7 +40,7 @@ public sealed class DataPathTests
             Assert.Equal(first.Length + second.Length, info.Length);
 
             // Used data leaves the buffers.
-            Assert.Equal(0, cluster[i].Service.Buffer.ReservedBytes);
+            Assert.Equal(0, cluster[i].Service.Buffer.BufferedBytes);
         }
 
         // A partial read from the middle.
@@ -63,9 +63,9 @@ public sealed class DataPathTests
             // The tail is held back until the last hop has bytes: without pipelining this never happens.
             await Retry.Until(
                 "the last chunkserver of the chain receives bytes",
-                () => cluster[2].Service.Receiving.TryGetValue("pipelined", out var partial) && partial.Written > 0,
+                () => cluster[2].Service.Buffer.FindAny("pipelined") is { Filled: > 0 },
                 TimeSpan.FromSeconds(20));
-            downstreamSawBytesEarly = cluster[2].Service.Receiving["pipelined"].Written < data.Length;
+            downstreamSawBytesEarly = cluster[2].Service.Buffer.FindAny("pipelined")!.Filled < data.Length;
             await stream.WriteAsync(data.AsMemory(1 << 20), ct);
         });
 
@@ -74,7 +74,7 @@ public sealed class DataPathTests
         Assert.Empty(reply.Failed);
         for (var i = 0; i < 3; i++)
         {
-            Assert.Equal(data.Length, cluster[i].Service.Buffer.ReservedBytes);
+            Assert.Equal(data.Length, cluster[i].Service.Buffer.BufferedBytes);
         }
     }
 
@@ -90,7 +90,7 @@ public sealed class DataPathTests
         for (var i = 0; i < 3; i++)
         {
             var index = i;
-            await Retry.Until($"chunkserver {i} released the bad push", () => cluster[index].Service.Buffer.ReservedBytes == 0, TimeSpan.FromSeconds(10));
+            await Retry.Until($"chunkserver {i} released the bad push", () => cluster[index].Service.Buffer.BufferedBytes == 0, TimeSpan.FromSeconds(10));
         }
 
         error = await ChunkserverTestCluster.Refused(() => cluster.WriteAsync(0, 12, 1, 0, "bad", data.Length));
@@ -268,7 +268,7 @@ public sealed class DataPathTests
         Assert.Equal(0, cluster[0].Service.Buffer.Sweep());
 
         cluster.Time.Advance(TimeSpan.FromSeconds(61));
-        await Retry.Until("the sweeper drops the expired push", () => cluster[0].Service.Buffer.ReservedBytes == 0, TimeSpan.FromSeconds(20));
+        await Retry.Until("the sweeper drops the expired push", () => cluster[0].Service.Buffer.BufferedBytes == 0, TimeSpan.FromSeconds(20));
         Assert.Equal(ErrorCode.NotFound, (await ChunkserverTestCluster.Refused(() => cluster.WriteAsync(0, 19, 1, 0, "old", data.Length))).Code);
     }
 

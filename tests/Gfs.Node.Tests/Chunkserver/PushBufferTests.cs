@@ -1,0 +1,60 @@
+using System.IO.Hashing;
+using Gfs.Client.Protocol;
+using Gfs.Node.Chunkserver;
+
+namespace Gfs.Node.Tests.Chunkserver;
+
+/// <summary>The push buffer's bounds, expiry and reader references (the pipelined push itself: DataPathTests).</summary>
+public sealed class PushBufferTests
+{
+    private const int MiB = 1 << 20;
+
+    [Fact]
+    public async Task A_full_buffer_refuses_a_push_when_its_deadline_passes_and_space_returns_on_remove()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var buffer = new PushBuffer(2 * MiB, TimeSpan.FromMinutes(1), TimeProvider.System);
+        var first = await buffer.BeginAsync("a", 2 * MiB, ct);
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromMilliseconds(200)))
+        {
+            var full = await Assert.ThrowsAsync<GfsException>(async () => await buffer.BeginAsync("b", MiB, deadline.Token));
+            Assert.Equal(ErrorCode.Unavailable, full.Code);
+        }
+
+        var waiting = buffer.BeginAsync("c", MiB, ct).AsTask();
+        Assert.False(waiting.IsCompleted);
+        buffer.Remove(first);
+        var second = await waiting.WaitAsync(TimeSpan.FromSeconds(5), ct);
+        Assert.Equal(MiB, buffer.BufferedBytes);
+        Assert.Equal("c", second.DataId);
+    }
+
+    [Fact]
+    public async Task Expired_data_is_dropped_but_memory_stays_valid_for_a_reader_holding_it()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        using var buffer = new PushBuffer(4 * MiB, TimeSpan.FromSeconds(60), time);
+        var entry = await buffer.BeginAsync("x", 10, TestContext.Current.CancellationToken);
+        var bytes = RandomBytes(10);
+        entry.Append(new System.Buffers.ReadOnlySequence<byte>(bytes));
+        entry.Complete(Crc32.HashToUInt32(Crc32ParameterSet.Crc32C, bytes));
+        Assert.True(entry.TryAcquire());
+
+        time.Advance(TimeSpan.FromSeconds(61));
+        Assert.Equal(0, buffer.Sweep()); // the buffer's own timer already swept it
+        Assert.Null(buffer.Find("x"));
+        Assert.True(entry.Data.Span.SequenceEqual(bytes)); // still held
+        Assert.Equal(10, buffer.BufferedBytes);
+
+        entry.Release();
+        Assert.Equal(0, buffer.BufferedBytes);
+        Assert.False(entry.TryAcquire());
+    }
+
+    private static byte[] RandomBytes(int length)
+    {
+        var data = new byte[length];
+        Random.Shared.NextBytes(data);
+        return data;
+    }
+}
