@@ -46,7 +46,7 @@ public sealed record GfsClientOptions
     public int WritePiecesInFlight { get; init; } = 2;
 
     /// <summary>Pieces a sequential reader downloads ahead of the one it reads. 0 disables read-ahead. Default 2.</summary>
-    public int ReadAhead { get; init; } = 2;
+    public int ReadAhead { get; init; } = 4;
 
     /// <summary>How long cached file attributes and chunk locations are trusted. Default 30 s.</summary>
     public TimeSpan LocationCacheTtl { get; init; } = TimeSpan.FromSeconds(30);

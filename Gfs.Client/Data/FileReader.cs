@@ -253,7 +253,7 @@ internal sealed class FileReader : GfsReadStream
         {
             var index = (int)(start / chunkSize);
             var offset = start % chunkSize;
-            var received = await ReadChunkAsync(index, offset, buffer.AsMemory(0, pieceLength), cancellationToken).ConfigureAwait(false);
+            var received = await ReadChunkAsync(index, offset, buffer.AsMemory(0, pieceLength), (int)(start / Math.Max(1, pieceLength)), cancellationToken).ConfigureAwait(false);
             if (received < pieceLength)
             {
                 // Only a chunk before the last can be short (a writer failed part-way): the rest of it reads as zeros.
@@ -269,7 +269,12 @@ internal sealed class FileReader : GfsReadStream
         }
     }
 
-    private async Task<int> ReadChunkAsync(int index, long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads from the chunk's replicas in order, starting at the <paramref name="spread"/>-th of the
+    /// nearest ones (those on the first replica's host), so that the pieces a sequential reader
+    /// fetches ahead come from different equally near servers at once.
+    /// </summary>
+    private async Task<int> ReadChunkAsync(int index, long offset, Memory<byte> destination, int spread, CancellationToken cancellationToken)
     {
         var location = await core.Locations.GetChunkAsync(path, index, cancellationToken).ConfigureAwait(false)
             ?? throw new GfsException(ErrorCode.NotFound, $"{path}: chunk {index} does not exist (the file changed?)");
@@ -278,9 +283,10 @@ internal sealed class FileReader : GfsReadStream
         var bad = new HashSet<string>(StringComparer.Ordinal);
         GfsException? last = null;
         var checksum = false;
-        for (var i = 0; i < location.Replicas.Count; i++)
+        var order = SpreadOrder(location.Replicas, spread);
+        for (var i = 0; i < order.Count; i++)
         {
-            var replica = location.Replicas[i];
+            var replica = order[i];
             if (bad.Contains(replica.ServerId))
             {
                 continue;
@@ -330,4 +336,32 @@ internal sealed class FileReader : GfsReadStream
     }
 
     private sealed record Piece(Task<byte[]> Download, CancellationTokenSource Cancel);
+
+    /// <summary>The replicas with the nearest group (same host as the first) rotated by <paramref name="spread"/>; the rest after them in order.</summary>
+    internal static List<ReplicaLocation> SpreadOrder(List<ReplicaLocation> replicas, int spread)
+    {
+        if (replicas.Count < 2)
+        {
+            return replicas;
+        }
+
+        var host = HostOf(replicas[0].Url);
+        var near = 1;
+        while (near < replicas.Count && string.Equals(HostOf(replicas[near].Url), host, StringComparison.OrdinalIgnoreCase))
+        {
+            near++;
+        }
+
+        var order = new List<ReplicaLocation>(replicas.Count);
+        var first = (int)((uint)spread % (uint)near);
+        for (var i = 0; i < near; i++)
+        {
+            order.Add(replicas[(first + i) % near]);
+        }
+
+        order.AddRange(replicas.Skip(near));
+        return order;
+    }
+
+    private static string HostOf(string url) => Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.Host : url;
 }

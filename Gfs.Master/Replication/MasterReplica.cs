@@ -40,6 +40,7 @@ public sealed class MasterReplica
     /// table; 0/0 for leader-internal commands. Client commands that arrive while an entry is being
     /// committed are grouped into the next entry (<see cref="GroupOp"/>): one append, one replication
     /// round and one apply dispatch for all of them, each still checked and recorded on its own.
+    /// Leader-internal commands (chunk allocations, version raises) are grouped the same way.
     /// </summary>
     /// <exception cref="NotLeaderException">Not the leader; if <see cref="NotLeaderException.OutcomeUnknown"/>, retry with the same ids.</exception>
     public async Task<CommandResult> ExecuteAsync(long clientId, long requestId, MasterOp op, CancellationToken cancellationToken = default)
@@ -52,11 +53,6 @@ public sealed class MasterReplica
             Timestamp = time.GetUtcNow().ToUnixTimeMilliseconds(),
             Op = op,
         };
-        if (clientId == 0)
-        {
-            return await ProposeAsync(command, cancellationToken).ConfigureAwait(false);
-        }
-
         if (!Raft.IsLeader)
         {
             throw new NotLeaderException(Raft.Leader, outcomeUnknown: false);
