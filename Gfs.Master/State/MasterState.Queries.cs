@@ -103,17 +103,12 @@ public sealed partial class MasterState
             return invalid;
         }
 
-        var id = Resolve(path, out var code);
-        if (id == None)
+        if (ResolveFile(path, out var id) is var code and not ErrorCode.Ok)
         {
             return code;
         }
 
         var n = inodes[id];
-        if (n.Kind != InodeKind.File)
-        {
-            return ErrorCode.IsADirectory;
-        }
 
         handles = n.Count switch
         {
@@ -148,17 +143,12 @@ public sealed partial class MasterState
             return ErrorCode.InvalidArgument;
         }
 
-        var id = Resolve(path, out var code);
-        if (id == None)
+        if (ResolveFile(path, out var id) is var code and not ErrorCode.Ok)
         {
             return code;
         }
 
         var n = inodes[id];
-        if (n.Kind != InodeKind.File)
-        {
-            return ErrorCode.IsADirectory;
-        }
 
         info = Info(id);
         var take = (int)Math.Clamp((long)n.Count - first, 0, count);
@@ -198,5 +188,17 @@ public sealed partial class MasterState
 
         list.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
         return list;
+    }
+
+    /// <summary>Resolves <paramref name="path"/> to a file's inode: NotFound and the like, or IsADirectory.</summary>
+    private ErrorCode ResolveFile(ReadOnlySpan<byte> path, out int id)
+    {
+        id = Resolve(path, out var code);
+        if (id == None)
+        {
+            return code;
+        }
+
+        return inodes[id].Kind == InodeKind.File ? ErrorCode.Ok : ErrorCode.IsADirectory;
     }
 }

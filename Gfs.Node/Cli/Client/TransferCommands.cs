@@ -163,11 +163,7 @@ internal static class TransferCommands
         }
 
         progress?.Complete(bytes);
-        if (json)
-        {
-            var elapsed = host.Time.GetElapsedTime(started);
-            CliJson.Write(host.Out, new TransferJson(local, target, bytes, elapsed.TotalSeconds, Sizes.MegabytesPerSecond(bytes, elapsed)));
-        }
+        WriteTransferJson(host, json, local, target, bytes, started);
 
         return ExitCodes.Ok;
     }
@@ -217,11 +213,7 @@ internal static class TransferCommands
             progress?.Complete(bytes);
         }
 
-        if (json)
-        {
-            var elapsed = host.Time.GetElapsedTime(started);
-            CliJson.Write(host.Out, new TransferJson(remote, destination, bytes, elapsed.TotalSeconds, Sizes.MegabytesPerSecond(bytes, elapsed)));
-        }
+        WriteTransferJson(host, json, remote, destination, bytes, started);
 
         return ExitCodes.Ok;
     }
@@ -415,6 +407,16 @@ internal static class TransferCommands
         catch (Exception)
         {
             // Best effort: the original error is reported.
+        }
+    }
+
+    /// <summary>With <c>--json</c>, the transfer's one JSON line: what went where, how much, how fast.</summary>
+    private static void WriteTransferJson(CliHost host, bool json, string source, string destination, long bytes, long started)
+    {
+        if (json)
+        {
+            var elapsed = host.Time.GetElapsedTime(started);
+            CliJson.Write(host.Out, new TransferJson(source, destination, bytes, elapsed.TotalSeconds, Sizes.MegabytesPerSecond(bytes, elapsed)));
         }
     }
 }
