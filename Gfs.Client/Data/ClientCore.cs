@@ -54,6 +54,56 @@ internal sealed class ClientCore
     public string NextDataId() => dataIdPrefix + Interlocked.Increment(ref nextDataId).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>CRC32C of pushed data.</summary>
+    /// <summary>Pieces up to this size are pushed to every replica at once instead of down the chain.</summary>
+    public const int StarPushBytes = 256 * 1024;
+
+    /// <summary>
+    /// Pushes a piece to the lease's replicas: down the chain, nearest first (each hop pulls from the
+    /// one before while it receives), or, for a piece of at most <see cref="StarPushBytes"/>, to every
+    /// replica at once: one round trip instead of one per hop, where latency matters more than the
+    /// client's upload bandwidth.
+    /// </summary>
+    private async Task<PushReply> PushAsync(ChunkLease lease, PushHeader header, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        var replicas = lease.Chunk.Replicas;
+        if (data.Length > StarPushBytes || replicas.Count < 2)
+        {
+            return await Data.PushAsync(new Uri(lease.First.Url), header, data, cancellationToken).ConfigureAwait(false);
+        }
+
+        var single = new PushHeader { DataId = header.DataId, Length = header.Length, Crc32C = header.Crc32C };
+        var pushes = replicas.Select(r => PushOneAsync(new Uri(r.Url))).ToArray();
+        try
+        {
+            await Task.WhenAll(pushes).ConfigureAwait(false);
+        }
+        catch (GfsException)
+        {
+            // Collected per replica below.
+        }
+
+        var reply = new PushReply();
+        GfsException? first = null;
+        for (var i = 0; i < pushes.Length; i++)
+        {
+            if (pushes[i].IsCompletedSuccessfully)
+            {
+                reply.Buffered.Add(replicas[i].Url);
+            }
+            else
+            {
+                reply.Failed.Add(replicas[i].Url);
+                first ??= pushes[i].Exception?.InnerException as GfsException;
+            }
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        return reply.Buffered.Count > 0 ? reply : throw first ?? new GfsException(ErrorCode.Unavailable, $"no replica of chunk {lease.Handle} took the push");
+
+        // Awaited inside, so that a failure thrown before the first await is that replica's alone.
+        async Task<PushReply> PushOneAsync(Uri replica) => await Data.PushAsync(replica, single, data, cancellationToken).ConfigureAwait(false);
+    }
+
     public static uint Crc32C(ReadOnlySpan<byte> data) => Crc32.HashToUInt32(Crc32ParameterSet.Crc32C, data);
 
     /// <summary>Tells the master (in the background, best effort) that a replica failed this client.</summary>
@@ -140,7 +190,7 @@ internal sealed class ClientCore
                 {
                     var id = NextDataId();
                     var header = new PushHeader { DataId = id, Length = data.Length, Crc32C = crc, Chain = [.. lease.Chunk.Replicas.Skip(1).Select(r => r.Url)] };
-                    var pushed = await Data.PushAsync(new Uri(lease.First.Url), header, data, cancellationToken).ConfigureAwait(false);
+                    var pushed = await PushAsync(lease, header, data, cancellationToken).ConfigureAwait(false);
                     if (pushed.Failed.Count > 0)
                     {
                         failed = lease.ServersAt(pushed.Failed);

@@ -191,9 +191,13 @@ internal sealed class FakeCluster : IDataPath
         }
     }
 
+    /// <summary>Every push the client sent: to which server, with how long a chain.</summary>
+    public System.Collections.Concurrent.ConcurrentBag<(string Server, int Chain)> PushTargets { get; } = [];
+
     public Task<PushReply> PushAsync(Uri node, PushHeader header, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         var first = Server(node);
+        PushTargets.Add((first.Id, header.Chain.Count));
         Check(ChunkRoutes.Push, first);
         if (ClientCore.Crc32C(data.Span) != header.Crc32C || data.Length != header.Length)
         {

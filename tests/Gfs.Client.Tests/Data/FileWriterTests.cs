@@ -64,6 +64,28 @@ public sealed class FileWriterTests
         Assert.All(cluster.LeaseCalls, c => Assert.True(c.Allocate));
     }
 
+    [Theory]
+    [InlineData(ClientCore.StarPushBytes, 3, 0)]
+    [InlineData(ClientCore.StarPushBytes + 1, 1, 2)]
+    public async Task A_small_piece_goes_to_every_replica_at_once_a_large_one_down_the_chain(int size, int pushes, int chain)
+    {
+        var cluster = new FakeCluster();
+        cluster.CreateFile("/f", 1 << 20);
+        var data = TestData.Random(size, seed: 9);
+        var core = TestData.Core(cluster, TestData.Options() with { PieceSize = 1 << 20 });
+        await using (var writer = new FileWriter(core, "/f", 1 << 20, 0))
+        {
+            await writer.WriteAsync(data, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal(pushes, cluster.PushTargets.Count);
+        Assert.All(cluster.PushTargets, p => Assert.Equal(chain, p.Chain));
+        foreach (var server in cluster.Servers.Take(3))
+        {
+            Assert.Equal(data, TestData.FileOn(cluster, "/f", server));
+        }
+    }
+
     [Fact]
     public async Task Write_WhenASecondaryMissesThePush_ReleasesWithoutItAndRetriesTheSameBytes()
     {

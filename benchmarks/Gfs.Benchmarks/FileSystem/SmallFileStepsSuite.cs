@@ -1,0 +1,74 @@
+using System.Diagnostics;
+using System.IO.Hashing;
+using System.Text;
+using Gfs.Client;
+using Gfs.Client.Protocol.Chunk;
+using Gfs.Client.Protocol.Master;
+using Gfs.Client.Transport;
+using Gfs.Testing;
+
+namespace Gfs.Benchmarks.FileSystem;
+
+/// <summary>
+/// Where the time of one small-file create goes: the five steps of create + 4 KiB + close timed one
+/// by one over the real protocol against real processes (3 masters, 3 chunkservers), one client.
+/// </summary>
+public sealed class SmallFileStepsSuite : IBenchmarkSuite
+{
+    public string Name => "smallfile-steps";
+
+    public string Description => "latency of each step of a small-file create (CreateFile, LeaseChunk+allocate, Push, Write, SetLength) against real processes. Options: --files N (300)";
+
+    public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var at = Array.IndexOf(args, "--files");
+        var files = at >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1], System.Globalization.CultureInfo.InvariantCulture) : 300;
+        await using var cluster = await GfsCluster.StartAsync(3, masterArguments: [], chunkserverArguments: []);
+        using var rpc = new RpcClient(new RpcClientOptions());
+        using var master = new MasterClient(cluster.ClientOptions, rpc);
+        var data = new byte[4096];
+        Random.Shared.NextBytes(data);
+        var crc = Crc32.HashToUInt32(Crc32ParameterSet.Crc32C, data);
+        var steps = new[] { "CreateFile", "LeaseChunk (allocate)", "Push (3 hops)", "Write (3 replicas)", "SetLength" };
+        var times = steps.Select(_ => new List<double>()).ToArray();
+        await master.MutateAsync(NamespaceOp.Of(NamespaceOpKind.Mkdir, "/steps"), cancellationToken);
+        for (var n = 0; n < files + 20; n++)
+        {
+            var path = $"/steps/f{n}";
+            var watch = Stopwatch.StartNew();
+            var lap = new double[steps.Length];
+            await master.MutateAsync(NamespaceOp.Of(NamespaceOpKind.CreateFile, path, goal: 3, chunkSize: 64 << 20), cancellationToken);
+            lap[0] = watch.Elapsed.TotalMilliseconds;
+            var lease = await master.CallLeaderAsync<LeaseChunkRequest, LeaseChunkReply>(ChunkRoutes.LeaseChunk, new LeaseChunkRequest { Path = Encoding.UTF8.GetBytes(path), Index = 0, Allocate = true }, cancellationToken);
+            lap[1] = watch.Elapsed.TotalMilliseconds;
+            var replicas = lease.Chunk.Replicas;
+            var header = new PushHeader { DataId = $"steps-{n}", Length = data.Length, Crc32C = crc, Chain = [.. replicas.Skip(1).Select(r => r.Url)] };
+            await rpc.UploadAsync<PushHeader, PushReply>(new Uri(replicas[0].Url), ChunkRoutes.Push, header, data, cancellationToken: cancellationToken);
+            lap[2] = watch.Elapsed.TotalMilliseconds;
+            var primary = replicas.Single(r => r.ServerId == lease.PrimaryId);
+            await rpc.CallAsync<WriteRequest, WriteReply>(new Uri(primary.Url), ChunkRoutes.Write, new WriteRequest { Handle = lease.Chunk.Handle, Version = lease.Chunk.Version, Offset = 0, DataId = header.DataId, Length = data.Length }, cancellationToken: cancellationToken);
+            lap[3] = watch.Elapsed.TotalMilliseconds;
+            await master.MutateAsync(new NamespaceOp { Kind = NamespaceOpKind.SetLength, Path = Encoding.UTF8.GetBytes(path), Size = data.Length }, cancellationToken);
+            lap[4] = watch.Elapsed.TotalMilliseconds;
+            if (n >= 20)
+            {
+                for (var i = 0; i < steps.Length; i++)
+                {
+                    times[i].Add(lap[i] - (i == 0 ? 0 : lap[i - 1]));
+                }
+            }
+        }
+
+        Console.WriteLine($"one client, {files} files of 4 KiB (after 20 warm-up files), milliseconds per step");
+        Console.WriteLine($"{"step",-24} {"p50",8} {"p90",8} {"p99",8}");
+        for (var i = 0; i < steps.Length; i++)
+        {
+            var sorted = times[i].Order().ToList();
+            Console.WriteLine($"{steps[i],-24} {sorted[sorted.Count / 2],8:0.00} {sorted[sorted.Count * 9 / 10],8:0.00} {sorted[Math.Min(sorted.Count - 1, sorted.Count * 99 / 100)],8:0.00}");
+        }
+
+        var totals = Enumerable.Range(0, files).Select(f => times.Sum(t => t[f])).Order().ToList();
+        Console.WriteLine($"{"whole file",-24} {totals[totals.Count / 2],8:0.00} {totals[totals.Count * 9 / 10],8:0.00} {totals[Math.Min(totals.Count - 1, totals.Count * 99 / 100)],8:0.00}");
+        return 0;
+    }
+}
