@@ -8,13 +8,12 @@ namespace Gfs.Node.Chunkserver;
 /// Pushed data waiting for its mutation, keyed by data id. Bounded in bytes: a push that does not
 /// fit waits for space until its deadline. Each entry is one pooled buffer that fills while the
 /// push (or pull) arrives; downstream pulls stream from it while it fills. Entries untouched for
-/// the time-to-live are dropped.
+/// the time-to-live are dropped by <see cref="Sweep"/>, which the chunkserver's worker calls.
 /// </summary>
 internal sealed class PushBuffer : IDisposable
 {
     private readonly Dictionary<string, PushEntry> entries = new(StringComparer.Ordinal);
     private readonly TimeProvider time;
-    private readonly ITimer sweeper;
     private long reserved;
     private TaskCompletionSource? spaceFreed;
 
@@ -24,8 +23,6 @@ internal sealed class PushBuffer : IDisposable
         Capacity = capacityBytes;
         TimeToLive = timeToLive;
         this.time = time;
-        var period = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond / 10, timeToLive.Ticks / 4));
-        sweeper = time.CreateTimer(_ => Sweep(), null, period, period);
     }
 
     public long Capacity { get; }
@@ -185,11 +182,7 @@ internal sealed class PushBuffer : IDisposable
         return expired.Count;
     }
 
-    public void Dispose()
-    {
-        sweeper.Dispose();
-        Clear();
-    }
+    public void Dispose() => Clear();
 
     internal void Released(long length)
     {
@@ -268,8 +261,9 @@ internal sealed class PushEntry
     {
         if (Filled != Length)
         {
-            Fail(new GfsException(ErrorCode.MalformedMessage, $"data {DataId}: {Filled} of {Length} bytes arrived"));
-            throw new GfsException(ErrorCode.MalformedMessage, $"data {DataId}: {Filled} of {Length} bytes arrived");
+            var incomplete = new GfsException(ErrorCode.MalformedMessage, $"data {DataId}: {Filled} of {Length} bytes arrived");
+            Fail(incomplete);
+            throw incomplete;
         }
 
         var actual = Crc32.HashToUInt32(Crc32ParameterSet.Crc32C, Data.Span);
