@@ -160,7 +160,13 @@ public sealed class GfsClient : IAsyncDisposable, IDisposable
         }
 
         Forget(path);
-        await Master.MutateAsync(NamespaceOp.Of(NamespaceOpKind.CreateFile, path, goal: options.Replication, chunkSize: options.ChunkSize), cancellationToken).ConfigureAwait(false);
+
+        // One log entry creates the file and allocates its first chunk; the lease comes back with it.
+        if (await core.Data.CreateFileAsync(path, options.Replication, options.ChunkSize, cancellationToken).ConfigureAwait(false) is { } first)
+        {
+            core.Leases.Seed(path, first);
+        }
+
         return new FileWriter(core, path, options.ChunkSize, start: 0);
     }
 

@@ -42,6 +42,14 @@ public sealed record GfsClientOptions
     /// </summary>
     public int PieceSize { get; init; } = 8 << 20;
 
+    /// <summary>
+    /// Writes and records of at most this many bytes travel inline in the commit to the primary, which
+    /// forwards them to the secondaries, instead of being pushed first: one round trip instead of two
+    /// for small files and small records. 0 pushes everything. At most
+    /// <see cref="Protocol.Chunk.ChunkRoutes.MaxInlineBytes"/> (256 KiB, the default); larger values are capped.
+    /// </summary>
+    public int InlineBytes { get; init; } = Protocol.Chunk.ChunkRoutes.MaxInlineBytes;
+
     /// <summary>Pieces a writer keeps in flight (pushed or committing) before a write waits. Default 2.</summary>
     public int WritePiecesInFlight { get; init; } = 2;
 

@@ -80,6 +80,24 @@ public sealed class MasterClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// Sends a request that carries an exactly-once identity to the leader, retrying across failovers
+    /// with the same ids (<paramref name="build"/> gets the header once).
+    /// </summary>
+    public async Task<TResponse> CallExactlyOnceAsync<TRequest, TResponse>(string route, Func<MutationHeader, TRequest> build, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(build);
+        var requestId = await AcquireRequestIdAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await CallLeaderAsync<TRequest, TResponse>(route, build(new MutationHeader { ClientId = ClientId, RequestId = requestId }), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Complete(requestId);
+        }
+    }
+
     /// <summary>Runs many namespace mutations in one request and one log entry, exactly once.</summary>
     public async Task<BatchReply> BatchAsync(IReadOnlyList<NamespaceOp> ops, CancellationToken cancellationToken = default)
     {

@@ -53,57 +53,11 @@ internal sealed class ClientCore
     /// <summary>A fresh data id for a push (unique per client).</summary>
     public string NextDataId() => dataIdPrefix + Interlocked.Increment(ref nextDataId).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>CRC32C of pushed data.</summary>
-    /// <summary>Pieces up to this size are pushed to every replica at once instead of down the chain.</summary>
-    public const int StarPushBytes = 256 * 1024;
+    /// <summary>Pushes a piece down the lease's chain of replicas, nearest first (each hop pulls from the one before while it receives).</summary>
+    private Task<PushReply> PushAsync(ChunkLease lease, PushHeader header, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+        => Data.PushAsync(new Uri(lease.First.Url), header, data, cancellationToken);
 
-    /// <summary>
-    /// Pushes a piece to the lease's replicas: down the chain, nearest first (each hop pulls from the
-    /// one before while it receives), or, for a piece of at most <see cref="StarPushBytes"/>, to every
-    /// replica at once: one round trip instead of one per hop, where latency matters more than the
-    /// client's upload bandwidth.
-    /// </summary>
-    private async Task<PushReply> PushAsync(ChunkLease lease, PushHeader header, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
-    {
-        var replicas = lease.Chunk.Replicas;
-        if (data.Length > StarPushBytes || replicas.Count < 2)
-        {
-            return await Data.PushAsync(new Uri(lease.First.Url), header, data, cancellationToken).ConfigureAwait(false);
-        }
-
-        var single = new PushHeader { DataId = header.DataId, Length = header.Length, Crc32C = header.Crc32C };
-        var pushes = replicas.Select(r => PushOneAsync(new Uri(r.Url))).ToArray();
-        try
-        {
-            await Task.WhenAll(pushes).ConfigureAwait(false);
-        }
-        catch (GfsException)
-        {
-            // Collected per replica below.
-        }
-
-        var reply = new PushReply();
-        GfsException? first = null;
-        for (var i = 0; i < pushes.Length; i++)
-        {
-            if (pushes[i].IsCompletedSuccessfully)
-            {
-                reply.Buffered.Add(replicas[i].Url);
-            }
-            else
-            {
-                reply.Failed.Add(replicas[i].Url);
-                first ??= pushes[i].Exception?.InnerException as GfsException;
-            }
-        }
-
-        cancellationToken.ThrowIfCancellationRequested();
-        return reply.Buffered.Count > 0 ? reply : throw first ?? new GfsException(ErrorCode.Unavailable, $"no replica of chunk {lease.Handle} took the push");
-
-        // Awaited inside, so that a failure thrown before the first await is that replica's alone.
-        async Task<PushReply> PushOneAsync(Uri replica) => await Data.PushAsync(replica, single, data, cancellationToken).ConfigureAwait(false);
-    }
-
+    /// <summary>CRC32C of pushed or inline data.</summary>
     public static uint Crc32C(ReadOnlySpan<byte> data) => Crc32.HashToUInt32(Crc32ParameterSet.Crc32C, data);
 
     /// <summary>Tells the master (in the background, best effort) that a replica failed this client.</summary>
@@ -132,7 +86,8 @@ internal sealed class ClientCore
 
     /// <summary>
     /// Runs one chunk mutation to acknowledgement: lease, push <paramref name="data"/> to the nearest
-    /// replica with the others as the chain, then <paramref name="commit"/> to the primary. A failed
+    /// replica with the others as the chain (or, for at most <see cref="GfsClientOptions.InlineBytes"/>,
+    /// carry it inline in the commit: one round trip fewer), then <paramref name="commit"/> to the primary. A failed
     /// replica (in a push reply, a commit reply, or unreachable) is left out of the next lease, which
     /// raises the version; a stale version or lost lease takes a new lease; the same bytes are then
     /// pushed and committed again, with backoff and jitter, until <see cref="GfsClientOptions.OperationTimeout"/>.
@@ -141,7 +96,7 @@ internal sealed class ClientCore
     /// <param name="index">The chunk index.</param>
     /// <param name="allocate">Allocate the chunk if the file has exactly <paramref name="index"/> chunks.</param>
     /// <param name="data">The bytes to push.</param>
-    /// <param name="commit">Sends the mutation to the primary; returns its result and the secondaries that did not apply it.</param>
+    /// <param name="commit">Sends the mutation (naming the pushed or inline data) to the primary; returns its result and the secondaries that did not apply it.</param>
     /// <param name="leased">Called once when the first lease is held (or could not be had).</param>
     /// <param name="beforeCommit">Awaited once before the first commit (to keep commits of a chunk in order).</param>
     /// <param name="cancellationToken">Cancels the mutation.</param>
@@ -150,7 +105,7 @@ internal sealed class ClientCore
         int index,
         bool allocate,
         ReadOnlyMemory<byte> data,
-        Func<ChunkLease, string, CancellationToken, Task<(T Result, List<string> FailedReplicas)>> commit,
+        Func<ChunkLease, MutationData, CancellationToken, Task<(T Result, List<string> FailedReplicas)>> commit,
         Action? leased,
         Func<Task>? beforeCommit,
         CancellationToken cancellationToken)
@@ -182,6 +137,12 @@ internal sealed class ClientCore
                 failed = [];
                 renew = false;
                 dataId = null;
+            }
+
+            if (dataId is null && data.Length <= Math.Min(Options.InlineBytes, ChunkRoutes.MaxInlineBytes))
+            {
+                dataId = "";
+                pushedVersion = lease.Version;
             }
 
             if (dataId is null)
@@ -226,7 +187,8 @@ internal sealed class ClientCore
             {
                 try
                 {
-                    var (result, failedReplicas) = await commit(lease, dataId, cancellationToken).ConfigureAwait(false);
+                    var payload = dataId.Length == 0 ? new MutationData("", data, crc) : new MutationData(dataId, default, 0);
+                    var (result, failedReplicas) = await commit(lease, payload, cancellationToken).ConfigureAwait(false);
                     if (failedReplicas.Count == 0)
                     {
                         return result;
@@ -284,3 +246,6 @@ internal sealed class ClientCore
         }
     }
 }
+
+/// <summary>What a commit names: pushed data by its id, or the bytes inline (<see cref="DataId"/> empty) with their CRC32C.</summary>
+internal readonly record struct MutationData(string DataId, ReadOnlyMemory<byte> Inline, uint Crc32C);

@@ -191,9 +191,9 @@ internal sealed class FileWriter : GfsWriteStream
                 index,
                 allocate: offset == 0,
                 piece.Buffer.AsMemory(0, piece.Length),
-                async (lease, dataId, ct) =>
+                async (lease, data, ct) =>
                 {
-                    var request = new WriteRequest { Handle = lease.Handle, Version = lease.Version, Offset = offset, DataId = dataId, Length = piece.Length };
+                    var request = new WriteRequest { Handle = lease.Handle, Version = lease.Version, Offset = offset, DataId = data.DataId, Length = piece.Length, Data = data.Inline, Crc32C = data.Crc32C };
                     var reply = await core.Data.WriteAsync(lease.PrimaryUri, request, ct).ConfigureAwait(false);
                     return (reply, reply.FailedReplicas);
                 },

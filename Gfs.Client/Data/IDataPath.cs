@@ -14,6 +14,9 @@ internal interface IDataPath
     /// <summary>Leases chunk <paramref name="index"/> (allocating it when asked), leaving out <paramref name="failed"/> servers.</summary>
     Task<LeaseChunkReply> LeaseChunkAsync(string path, int index, bool allocate, IReadOnlyCollection<string> failed, CancellationToken cancellationToken);
 
+    /// <summary>Creates a file exactly once; returns the lease on its first chunk when the master could allocate one at once.</summary>
+    Task<LeaseChunkReply?> CreateFileAsync(string path, int goal, int chunkSize, CancellationToken cancellationToken);
+
     /// <summary>Tells the master a replica failed the client.</summary>
     Task ReportReplicaAsync(ReportReplicaRequest report, CancellationToken cancellationToken);
 

@@ -123,6 +123,14 @@ internal sealed class LeaseCache(IDataPath data, LocationCache locations, GfsCli
         return fresh.WaitAsync(cancellationToken);
     }
 
+    /// <summary>Caches a lease that came with another reply (a create that allocated the file's first chunk).</summary>
+    public void Seed(string path, LeaseChunkReply reply)
+    {
+        var lease = new ChunkLease(path, reply, time.GetTimestamp());
+        locations.Update(path, reply.Chunk);
+        leases[(path, reply.Chunk.Index)] = Task.FromResult(lease);
+    }
+
     /// <summary>The lease currently cached for the chunk, if it is ready.</summary>
     public ChunkLease? Peek(string path, int index)
         => leases.TryGetValue((path, index), out var task) && task.IsCompletedSuccessfully ? task.Result : null;

@@ -30,13 +30,15 @@ internal sealed class RecordAppender(ClientCore core)
                 index,
                 allocate: true,
                 record,
-                async (lease, dataId, ct) =>
+                async (lease, data, ct) =>
                 {
                     var request = new AppendRequest
                     {
                         Handle = lease.Handle,
                         Version = lease.Version,
-                        DataId = dataId,
+                        DataId = data.DataId,
+                        Data = data.Inline,
+                        Crc32C = data.Crc32C,
                         Length = record.Length,
                         ClientId = core.ClientId,
                         Sequence = sequence,

@@ -22,6 +22,15 @@ internal sealed class RpcDataPath(GfsClientOptions options, RpcClient rpc, Maste
             new LeaseChunkRequest { Path = Encoding.UTF8.GetBytes(path), Index = index, Allocate = allocate, Failed = [.. failed], ClientHost = options.ClientHost },
             cancellationToken);
 
+    public async Task<LeaseChunkReply?> CreateFileAsync(string path, int goal, int chunkSize, CancellationToken cancellationToken)
+    {
+        var reply = await master.CallExactlyOnceAsync<CreateLeasedRequest, CreateLeasedReply>(
+            ChunkRoutes.CreateLeased,
+            header => new CreateLeasedRequest { Header = header, Op = NamespaceOp.Of(NamespaceOpKind.CreateFile, path, goal: goal, chunkSize: chunkSize), ClientHost = options.ClientHost },
+            cancellationToken).ConfigureAwait(false);
+        return reply.Lease;
+    }
+
     public Task ReportReplicaAsync(ReportReplicaRequest report, CancellationToken cancellationToken)
         => master.CallLeaderAsync<ReportReplicaRequest, Empty>(ChunkRoutes.ReportReplica, report, cancellationToken);
 

@@ -21,6 +21,9 @@ public interface IMasterLog
     /// <summary>Proposes a leader command (no exactly-once identity) and returns its result.</summary>
     Task<CommandResult> ExecuteAsync(MasterOp op, CancellationToken cancellationToken);
 
+    /// <summary>Proposes a client's command with its exactly-once identity; a retry of the same ids returns the first result (marked replayed).</summary>
+    Task<CommandResult> ExecuteAsync(long clientId, long requestId, MasterOp op, CancellationToken cancellationToken);
+
     /// <summary>A chunk handle no committed or in-flight allocation uses.</summary>
     long NewChunkHandle();
 }

@@ -72,11 +72,17 @@ public sealed partial class LeaseManager
             throw new GfsException(result.Code, result.Message ?? "allocation failed");
         }
 
+        return await GrantNewAsync(request.Index, handle, placed, info.ChunkSize, request.ClientHost).ConfigureAwait(false);
+    }
+
+    /// <summary>Creates the replicas of a just-allocated chunk (version 1) and returns its lease.</summary>
+    private async Task<LeaseChunkReply> GrantNewAsync(int index, long handle, List<ReplicaLocation> placed, int chunkSize, string clientHost)
+    {
         using var held = await LockAsync(handle, CancellationToken.None).ConfigureAwait(false);
-        var granted = await GrantAsync(handle, 1, create: true, placed, info.ChunkSize).ConfigureAwait(false);
+        var granted = await GrantAsync(handle, 1, create: true, placed, chunkSize).ConfigureAwait(false);
         if (granted.Lease is { Confirmed: true } lease)
         {
-            return Reply(request.Index, lease, info.ChunkSize, request.ClientHost);
+            return Reply(index, lease, chunkSize, clientHost);
         }
 
         // The primary did not answer, but no client has seen this chunk yet: the replicas that were
@@ -86,8 +92,8 @@ public sealed partial class LeaseManager
             throw new GfsException(ErrorCode.Unavailable, $"no chunkserver could create chunk {handle}");
         }
 
-        var second = await BumpAndGrantAsync(handle, 1, granted.Answered, info.ChunkSize).ConfigureAwait(false);
-        return Reply(request.Index, second, info.ChunkSize, request.ClientHost);
+        var second = await BumpAndGrantAsync(handle, 1, granted.Answered, chunkSize).ConfigureAwait(false);
+        return Reply(index, second, chunkSize, clientHost);
     }
 
     /// <summary>Steps 2–4 for an existing chunk.</summary>

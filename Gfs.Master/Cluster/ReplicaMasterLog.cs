@@ -17,5 +17,7 @@ public sealed class ReplicaMasterLog(MasterReplica replica) : IMasterLog
 
     public Task<CommandResult> ExecuteAsync(MasterOp op, CancellationToken cancellationToken) => replica.ExecuteAsync(0, 0, op, cancellationToken);
 
+    public Task<CommandResult> ExecuteAsync(long clientId, long requestId, MasterOp op, CancellationToken cancellationToken) => replica.ExecuteAsync(clientId, requestId, op, cancellationToken);
+
     public long NewChunkHandle() => replica.NewChunkHandle();
 }

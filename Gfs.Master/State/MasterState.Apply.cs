@@ -83,7 +83,7 @@ public sealed partial class MasterState
     private CommandResult ApplyOp(MasterOp op, long time, bool nested) => op switch
     {
         MakeDirectoryOp o => MakeDirectory(o.Path, o.Parents, time),
-        CreateFileOp o => CreateFile(o.Path, o.Goal, o.ChunkSize, time),
+        CreateFileOp o => CreateFileWithChunk(o, time),
         RenameOp o => Rename(o.From, o.To, time),
         DeleteOp o => Delete(o.Path, o.Recursive, time),
         SetReplicationOp o => SetReplication(o.Path, o.Goal),
@@ -95,6 +95,21 @@ public sealed partial class MasterState
         NoopOp => CommandResult.Ok,
         _ => CommandResult.Error(ErrorCode.InvalidArgument, $"unknown operation {op.GetType().Name}"),
     };
+
+    /// <summary>Creates the file and, when the op names one, allocates its first chunk: both or (on a create error) neither.</summary>
+    private CommandResult CreateFileWithChunk(CreateFileOp op, long time)
+    {
+        var created = CreateFile(op.Path, op.Goal, op.ChunkSize, time);
+        if (created.Code != ErrorCode.Ok || op.FirstChunk == 0)
+        {
+            return created;
+        }
+
+        // The file is new and empty, so index 0 is free; the leader's handle is unused. Should the
+        // allocation still be refused, the file stays (empty) and the error says why.
+        var allocated = AllocateChunk(op.Path, 0, op.FirstChunk, op.FirstReplicas, time);
+        return allocated.Code == ErrorCode.Ok ? created : allocated;
+    }
 
     /// <summary>Applies each grouped command as if it had its own log entry (its own exactly-once check and result).</summary>
     private CommandResult ApplyGroup(GroupOp group)

@@ -1,3 +1,4 @@
+using System.IO.Hashing;
 using Gfs.Client.Protocol;
 using Gfs.Client.Protocol.Chunk;
 using Gfs.Node.Rpc;
@@ -21,27 +22,22 @@ internal sealed partial class ChunkserverService
                 throw new GfsException(ErrorCode.InvalidArgument, $"write of {request.Length} bytes at {request.Offset}: chunk {request.Handle:x16} holds {info.Length} of at most {chunkSize} bytes (no holes)");
             }
 
-            var data = AcquireData(request.DataId, request.Length);
-            try
+            using var data = TakeData(request.DataId, request.Length, request.Data, request.Crc32C);
+            var apply = new ApplyRequest
             {
-                var apply = new ApplyRequest
-                {
-                    Handle = request.Handle,
-                    Version = request.Version,
-                    Kind = MutationKind.Write,
-                    Offset = request.Offset,
-                    DataId = request.DataId,
-                    Length = request.Length,
-                    Serial = ++state.LastSerial,
-                };
-                var failed = await ApplyAndForwardAsync(state, apply, () => WriteDataAsync(request.Handle, request.Offset, data, request.Version)).ConfigureAwait(false);
-                Buffer.Remove(data);
-                return new WriteReply { ChunkLength = store.GetChunk(request.Handle)?.Length ?? 0, FailedReplicas = failed };
-            }
-            finally
-            {
-                data.Release();
-            }
+                Handle = request.Handle,
+                Version = request.Version,
+                Kind = MutationKind.Write,
+                Offset = request.Offset,
+                DataId = request.DataId,
+                Length = request.Length,
+                Serial = ++state.LastSerial,
+                Data = request.Data,
+                Crc32C = request.Crc32C,
+            };
+            var failed = await ApplyAndForwardAsync(state, apply, () => WriteDataAsync(request.Handle, request.Offset, data.Bytes, request.Version)).ConfigureAwait(false);
+            data.Consumed();
+            return new WriteReply { ChunkLength = store.GetChunk(request.Handle)?.Length ?? 0, FailedReplicas = failed };
         }
         finally
         {
@@ -70,6 +66,8 @@ internal sealed partial class ChunkserverService
                 Length = request.Length,
                 ClientId = request.ClientId,
                 Sequence = request.Sequence,
+                Data = request.Data,
+                Crc32C = request.Crc32C,
             };
 
             if (state.FindAppend(request.ClientId, request.Sequence) is { } seen)
@@ -97,24 +95,17 @@ internal sealed partial class ChunkserverService
                 return new AppendReply { Offset = -1, Padded = true, ChunkLength = chunkSize, FailedReplicas = padFailed };
             }
 
-            var data = AcquireData(request.DataId, request.Length);
-            try
+            using var data = TakeData(request.DataId, request.Length, request.Data, request.Crc32C);
+            var offset = info.Length;
+            apply.Offset = offset;
+            apply.Serial = ++state.LastSerial;
+            var failed = await ApplyAndForwardAsync(state, apply, async () =>
             {
-                var offset = info.Length;
-                apply.Offset = offset;
-                apply.Serial = ++state.LastSerial;
-                var failed = await ApplyAndForwardAsync(state, apply, async () =>
-                {
-                    await WriteDataAsync(request.Handle, offset, data, request.Version).ConfigureAwait(false);
-                    state.RememberAppend(request.ClientId, request.Sequence, offset);
-                }).ConfigureAwait(false);
-                Buffer.Remove(data);
-                return new AppendReply { Offset = offset, ChunkLength = offset + request.Length, FailedReplicas = failed };
-            }
-            finally
-            {
-                data.Release();
-            }
+                await WriteDataAsync(request.Handle, offset, data.Bytes, request.Version).ConfigureAwait(false);
+                state.RememberAppend(request.ClientId, request.Sequence, offset);
+            }).ConfigureAwait(false);
+            data.Consumed();
+            return new AppendReply { Offset = offset, ChunkLength = offset + request.Length, FailedReplicas = failed };
         }
         finally
         {
@@ -194,22 +185,15 @@ internal sealed partial class ChunkserverService
 
     private async Task ApplyDataAsync(ApplyRequest request, ReplicaState state, bool remember)
     {
-        var data = AcquireData(request.DataId, request.Length);
-        try
+        using var data = TakeData(request.DataId, request.Length, request.Data, request.Crc32C);
+        await WriteDataAsync(request.Handle, request.Offset, data.Bytes, request.Version).ConfigureAwait(false);
+        if (remember)
         {
-            await WriteDataAsync(request.Handle, request.Offset, data, request.Version).ConfigureAwait(false);
-            if (remember)
-            {
-                state.RememberAppend(request.ClientId, request.Sequence, request.Offset);
-            }
+            state.RememberAppend(request.ClientId, request.Sequence, request.Offset);
+        }
 
-            Chunks.MarkChanged(request.Handle);
-            Buffer.Remove(data);
-        }
-        finally
-        {
-            data.Release();
-        }
+        Chunks.MarkChanged(request.Handle);
+        data.Consumed();
     }
 
     /// <summary>Takes the chunk's serial lock after a first lease and version check.</summary>
@@ -254,6 +238,65 @@ internal sealed partial class ChunkserverService
 
     private long ChunkSizeOf(ReplicaState state) => state.ChunkSize > 0 ? state.ChunkSize : storeChunkSize;
 
+    /// <summary>
+    /// The bytes a mutation names: inline in the request when <paramref name="dataId"/> is empty
+    /// (checked for size and CRC32C before anything is applied), otherwise pushed ahead into the buffer.
+    /// </summary>
+    private MutationBytes TakeData(string dataId, long length, ReadOnlyMemory<byte> inline, uint crc32C)
+    {
+        if (dataId.Length > 0)
+        {
+            return new MutationBytes(Buffer, AcquireData(dataId, length));
+        }
+
+        if (inline.Length > ChunkRoutes.MaxInlineBytes)
+        {
+            throw new GfsException(ErrorCode.InvalidArgument, $"{inline.Length} inline bytes: at most {ChunkRoutes.MaxInlineBytes} travel inline; push larger data first");
+        }
+
+        if (inline.Length != length)
+        {
+            throw new GfsException(ErrorCode.InvalidArgument, $"the request says {length} bytes but carries {inline.Length} inline (and names no pushed data)");
+        }
+
+        var actual = Crc32.HashToUInt32(Crc32ParameterSet.Crc32C, inline.Span);
+        if (actual != crc32C)
+        {
+            throw new GfsException(ErrorCode.ChecksumMismatch, $"inline data: CRC32C {actual:x8}, the sender said {crc32C:x8}");
+        }
+
+        return new MutationBytes(inline);
+    }
+
+    /// <summary>A mutation's bytes: a held push-buffer entry (released on dispose, dropped once applied) or inline bytes.</summary>
+    private sealed class MutationBytes : IDisposable
+    {
+        private readonly PushBuffer? buffer;
+        private readonly PushEntry? entry;
+
+        public MutationBytes(PushBuffer buffer, PushEntry entry)
+        {
+            this.buffer = buffer;
+            this.entry = entry;
+            Bytes = entry.Data;
+        }
+
+        public MutationBytes(ReadOnlyMemory<byte> inline) => Bytes = inline;
+
+        public ReadOnlyMemory<byte> Bytes { get; }
+
+        /// <summary>The mutation is applied here: pushed data is no longer needed in the buffer.</summary>
+        public void Consumed()
+        {
+            if (entry is not null)
+            {
+                buffer!.Remove(entry);
+            }
+        }
+
+        public void Dispose() => entry?.Release();
+    }
+
     private PushEntry AcquireData(string dataId, long length)
     {
         var data = Buffer.Acquire(dataId) ?? throw new GfsException(ErrorCode.NotFound, $"no pushed data {dataId} here (expired or never pushed): push it again");
@@ -267,8 +310,8 @@ internal sealed partial class ChunkserverService
     }
 
     /// <summary>Writes the buffered bytes segment by segment; not cancellable half-way (replicas must not diverge by a cancelled caller).</summary>
-    private async Task WriteDataAsync(long handle, long offset, PushEntry data, long version)
-        => await StoreErrors.Run(() => store.WriteAsync(handle, offset, data.Data, version, CancellationToken.None)).ConfigureAwait(false);
+    private async Task WriteDataAsync(long handle, long offset, ReadOnlyMemory<byte> data, long version)
+        => await StoreErrors.Run(() => store.WriteAsync(handle, offset, data, version, CancellationToken.None)).ConfigureAwait(false);
 
     private async Task PadAsync(long handle, long offset, long length, long version)
     {

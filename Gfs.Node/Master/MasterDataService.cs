@@ -1,6 +1,9 @@
+using Gfs.Client.Protocol;
 using Gfs.Client.Protocol.Chunk;
+using Gfs.Client.Protocol.Master;
 using Gfs.Consensus;
 using Gfs.Master.Cluster;
+using Gfs.Master.Commands;
 using Gfs.Master.Replication;
 using Gfs.Node.Rpc;
 using Microsoft.AspNetCore.Routing;
@@ -28,6 +31,7 @@ internal sealed class MasterDataService
         endpoints.MapRpc<HeartbeatRequest, HeartbeatReply>(ChunkRoutes.Heartbeat, (r, _) => ValueTask.FromResult(coordinator.Heartbeat(r)));
         endpoints.MapRpc<GetChunksRequest, GetChunksReply>(ChunkRoutes.GetChunks, (r, c) => LeaderAsync(() => coordinator.GetChunksAsync(r, c.CancellationToken), c));
         endpoints.MapRpc<LeaseChunkRequest, LeaseChunkReply>(ChunkRoutes.LeaseChunk, (r, c) => LeaderAsync(() => coordinator.Leases.LeaseAsync(r, c.CancellationToken), c));
+        endpoints.MapRpc<CreateLeasedRequest, CreateLeasedReply>(ChunkRoutes.CreateLeased, (r, c) => LeaderAsync(() => CreateLeasedAsync(r, c), c));
         endpoints.MapRpc<ReportReplicaRequest, Empty>(ChunkRoutes.ReportReplica, (r, c) => LeaderAsync(
             async () =>
             {
@@ -35,6 +39,18 @@ internal sealed class MasterDataService
                 return Empty.Instance;
             },
             c));
+    }
+
+    private async Task<CreateLeasedReply> CreateLeasedAsync(CreateLeasedRequest request, RpcContext context)
+    {
+        if (request.Op.Kind != NamespaceOpKind.CreateFile)
+        {
+            throw new GfsException(ErrorCode.InvalidArgument, $"{context.Route} carries a {request.Op.Kind} operation");
+        }
+
+        var create = (CreateFileOp)MasterRpcService.ToMasterOp(request.Op);
+        var lease = await coordinator.Leases.CreateAsync(request.Header.ClientId, request.Header.RequestId, create, request.ClientHost, context.CancellationToken).ConfigureAwait(false);
+        return new CreateLeasedReply { Lease = lease };
     }
 
     private async ValueTask<T> LeaderAsync<T>(Func<Task<T>> call, RpcContext context)

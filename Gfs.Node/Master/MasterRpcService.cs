@@ -176,7 +176,7 @@ internal sealed class MasterRpcService(MasterReplica replica, ChunkserverRegistr
         return new GfsException(ErrorCode.NotLeader, message, url?.ToString());
     }
 
-    private static MasterOp ToMasterOp(NamespaceOp op)
+    internal static MasterOp ToMasterOp(NamespaceOp op)
         => TryToMasterOp(op, out var masterOp, out var invalid) ? masterOp : throw invalid!;
 
     private static bool TryToMasterOp(NamespaceOp op, out MasterOp masterOp, out GfsException? invalid)

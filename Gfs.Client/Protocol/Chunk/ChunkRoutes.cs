@@ -39,6 +39,12 @@ public static class ChunkRoutes
     /// <summary>Anyone → chunkserver: identity, capacity and counters.</summary>
     public const string Status = "chunk/Status";
 
+    /// <summary>
+    /// Largest write or record carried inline in <c>chunk/Write</c>, <c>chunk/Append</c> and
+    /// <c>chunk/Apply</c> instead of pushed first: below it a push round trip costs more than the bytes.
+    /// </summary>
+    public const int MaxInlineBytes = 256 * 1024;
+
     /// <summary>Chunkserver → every master: registration, load, chunk reports, held leases.</summary>
     public const string Heartbeat = "master/Heartbeat";
 
@@ -47,6 +53,12 @@ public static class ChunkRoutes
 
     /// <summary>Client → leader: allocate a file's next chunk and/or get the chunk's primary and lease.</summary>
     public const string LeaseChunk = "master/LeaseChunk";
+
+    /// <summary>
+    /// Client → leader: create a file (exactly once, like <c>master/CreateFile</c>) and, in the same log
+    /// entry, allocate its first chunk; the reply carries that chunk's lease.
+    /// </summary>
+    public const string CreateLeased = "master/CreateLeased";
 
     /// <summary>Client → master: a replica failed a read or a mutation (checksum mismatch, unreachable, refused).</summary>
     public const string ReportReplica = "master/ReportReplica";

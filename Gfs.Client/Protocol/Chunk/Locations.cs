@@ -106,6 +106,35 @@ public sealed class LeaseChunkRequest
     public string ClientHost { get; set; } = "";
 }
 
+/// <summary>Client → leader: <see cref="ChunkRoutes.CreateLeased"/>.</summary>
+[MessagePackObject]
+public sealed class CreateLeasedRequest
+{
+    /// <summary>The exactly-once identity: a retry with the same ids returns the first outcome.</summary>
+    [Key(0)]
+    public Master.MutationHeader Header { get; set; } = new();
+
+    /// <summary>The create (kind <see cref="Master.NamespaceOpKind.CreateFile"/>: path, goal, chunk size).</summary>
+    [Key(1)]
+    public Master.NamespaceOp Op { get; set; } = new();
+
+    /// <summary>The caller's host name or address, to order the replicas nearest first.</summary>
+    [Key(2)]
+    public string ClientHost { get; set; } = "";
+}
+
+/// <summary>Reply to <see cref="ChunkRoutes.CreateLeased"/>: the file exists.</summary>
+[MessagePackObject]
+public sealed class CreateLeasedReply
+{
+    /// <summary>
+    /// The lease on the file's first chunk; null when no chunk could be placed or granted now (no live
+    /// chunkserver with room, a retried create): the first write then allocates or leases it as usual.
+    /// </summary>
+    [Key(0)]
+    public LeaseChunkReply? Lease { get; set; }
+}
+
 /// <summary>Reply to <see cref="ChunkRoutes.LeaseChunk"/>.</summary>
 [MessagePackObject]
 public sealed class LeaseChunkReply

@@ -89,7 +89,7 @@ public sealed class PushReply
     public List<string> Failed { get; set; } = [];
 }
 
-/// <summary>Client → primary: write pushed data at an offset of the chunk.</summary>
+/// <summary>Client → primary: write pushed (or inline) data at an offset of the chunk.</summary>
 [MessagePackObject]
 public sealed class WriteRequest
 {
@@ -112,6 +112,17 @@ public sealed class WriteRequest
     /// <summary>The data's length (checked against the buffered data).</summary>
     [Key(4)]
     public long Length { get; set; }
+
+    /// <summary>
+    /// The bytes themselves when <see cref="DataId"/> is empty (a small write of at most
+    /// <see cref="ChunkRoutes.MaxInlineBytes"/>: no push round trip). Empty when the data was pushed.
+    /// </summary>
+    [Key(5)]
+    public ReadOnlyMemory<byte> Data { get; set; }
+
+    /// <summary>CRC32C of <see cref="Data"/>; checked by every replica before it applies anything.</summary>
+    [Key(6)]
+    public uint Crc32C { get; set; }
 }
 
 /// <summary>Reply to <see cref="ChunkRoutes.Write"/>: every replica applied the write.</summary>
@@ -157,6 +168,17 @@ public sealed class AppendRequest
     /// <summary>The client's sequence number of this record; a retry reuses it.</summary>
     [Key(5)]
     public long Sequence { get; set; }
+
+    /// <summary>
+    /// The bytes themselves when <see cref="DataId"/> is empty (a small record of at most
+    /// <see cref="ChunkRoutes.MaxInlineBytes"/>: no push round trip). Empty when the data was pushed.
+    /// </summary>
+    [Key(6)]
+    public ReadOnlyMemory<byte> Data { get; set; }
+
+    /// <summary>CRC32C of <see cref="Data"/>; checked by every replica before it applies anything.</summary>
+    [Key(7)]
+    public uint Crc32C { get; set; }
 }
 
 /// <summary>Reply to <see cref="ChunkRoutes.Append"/>.</summary>
@@ -239,6 +261,17 @@ public sealed class ApplyRequest
     /// <summary>The primary's serial number of this mutation within the lease (for logs and ordering checks).</summary>
     [Key(8)]
     public long Serial { get; set; }
+
+    /// <summary>
+    /// The bytes themselves when <see cref="DataId"/> is empty (forwarded as the client sent it of at most
+    /// <see cref="ChunkRoutes.MaxInlineBytes"/>: no push round trip). Empty when the data was pushed.
+    /// </summary>
+    [Key(9)]
+    public ReadOnlyMemory<byte> Data { get; set; }
+
+    /// <summary>CRC32C of <see cref="Data"/>; checked by every replica before it applies anything.</summary>
+    [Key(10)]
+    public uint Crc32C { get; set; }
 }
 
 /// <summary>Reply to <see cref="ChunkRoutes.Apply"/>.</summary>

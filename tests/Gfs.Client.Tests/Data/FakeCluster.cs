@@ -165,6 +165,38 @@ internal sealed class FakeCluster : IDataPath
         }
     }
 
+    /// <summary>Writes whose bytes came inline in the request (no push).</summary>
+    public int InlineWrites { get; private set; }
+
+    public List<string> CreateCalls { get; } = [];
+
+    public Task<LeaseChunkReply?> CreateFileAsync(string path, int goal, int chunkSize, CancellationToken cancellationToken)
+    {
+        lock (gate)
+        {
+            CreateCalls.Add(path);
+            if (files.ContainsKey(path))
+            {
+                throw new GfsException(ErrorCode.AlreadyExists, $"{path} exists");
+            }
+
+            CreateFile(path, chunkSize, goal);
+        }
+
+        // Like the leader: the first chunk is allocated with the file and its lease returned.
+        return LeaseChunkAsync(path, 0, allocate: true, [], cancellationToken)!;
+    }
+
+    private static byte[] Inline(ReadOnlyMemory<byte> data, long length, uint crc)
+    {
+        if (data.Length != length || data.Length > ChunkRoutes.MaxInlineBytes || ClientCore.Crc32C(data.Span) != crc)
+        {
+            throw new GfsException(ErrorCode.InvalidArgument, "inline data does not match its length or CRC");
+        }
+
+        return data.ToArray();
+    }
+
     public Task ReportReplicaAsync(ReportReplicaRequest report, CancellationToken cancellationToken)
     {
         lock (gate)
@@ -237,12 +269,18 @@ internal sealed class FakeCluster : IDataPath
                 throw new GfsException(ErrorCode.InvalidArgument, $"write at {request.Offset} of a chunk of {own.Length}");
             }
 
-            var data = server.Buffer.TryGetValue(request.DataId, out var d) ? d : throw new GfsException(ErrorCode.NotFound, "no such data id");
+            var inline = request.DataId.Length == 0;
+            var data = inline ? Inline(request.Data, request.Length, request.Crc32C) : server.Buffer.TryGetValue(request.DataId, out var d) ? d : throw new GfsException(ErrorCode.NotFound, "no such data id");
             Writes.Add((request.Handle, request.Offset, request.Length));
+            if (inline)
+            {
+                InlineWrites++;
+            }
+
             var reply = new WriteReply();
             foreach (var replica in chunk.Replicas)
             {
-                if (replica != server && (FailApply.Contains(replica.Id) || !replica.Buffer.ContainsKey(request.DataId)))
+                if (replica != server && (FailApply.Contains(replica.Id) || (!inline && !replica.Buffer.ContainsKey(request.DataId))))
                 {
                     reply.FailedReplicas.Add(replica.Id);
                     continue;
@@ -285,7 +323,7 @@ internal sealed class FakeCluster : IDataPath
             }
             else
             {
-                var data = server.Buffer[request.DataId];
+                var data = request.DataId.Length == 0 ? Inline(request.Data, request.Length, request.Crc32C) : server.Buffer[request.DataId];
                 reply.Offset = own.Length;
                 foreach (var replica in chunk.Replicas)
                 {

@@ -65,25 +65,50 @@ public sealed class FileWriterTests
     }
 
     [Theory]
-    [InlineData(ClientCore.StarPushBytes, 3, 0)]
-    [InlineData(ClientCore.StarPushBytes + 1, 1, 2)]
-    public async Task A_small_piece_goes_to_every_replica_at_once_a_large_one_down_the_chain(int size, int pushes, int chain)
+    [InlineData(ChunkRoutes.MaxInlineBytes, 0, 1)]
+    [InlineData(ChunkRoutes.MaxInlineBytes + 1, 1, 0)]
+    public async Task A_small_piece_travels_inline_with_the_write_a_large_one_is_pushed_down_the_chain(int size, int pushes, int inlineWrites)
     {
         var cluster = new FakeCluster();
         cluster.CreateFile("/f", 1 << 20);
         var data = TestData.Random(size, seed: 9);
-        var core = TestData.Core(cluster, TestData.Options() with { PieceSize = 1 << 20 });
+        var core = TestData.Core(cluster, TestData.Options() with { PieceSize = 1 << 20, InlineBytes = ChunkRoutes.MaxInlineBytes });
         await using (var writer = new FileWriter(core, "/f", 1 << 20, 0))
         {
             await writer.WriteAsync(data, TestContext.Current.CancellationToken);
         }
 
         Assert.Equal(pushes, cluster.PushTargets.Count);
-        Assert.All(cluster.PushTargets, p => Assert.Equal(chain, p.Chain));
+        Assert.All(cluster.PushTargets, p => Assert.Equal(2, p.Chain));
+        Assert.Equal(inlineWrites, cluster.InlineWrites);
         foreach (var server in cluster.Servers.Take(3))
         {
             Assert.Equal(data, TestData.FileOn(cluster, "/f", server));
         }
+    }
+
+    [Fact]
+    public async Task Create_BringsTheFirstChunksLease_SoASmallFileIsOneCreateOneInlineWriteAndOneSetLength()
+    {
+        var cluster = new FakeCluster();
+        using var client = new GfsClient(TestData.Options() with { InlineBytes = ChunkRoutes.MaxInlineBytes }, cluster);
+        var data = TestData.Random(4096, seed: 5);
+        await using (var stream = await client.CreateAsync("/small", new GfsCreateOptions { ChunkSize = ChunkSize }, TestContext.Current.CancellationToken))
+        {
+            await stream.WriteAsync(data, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal(["/small"], cluster.CreateCalls);
+        Assert.Single(cluster.LeaseCalls); // the one the create made; the write asked for none
+        Assert.Empty(cluster.PushTargets);
+        Assert.Equal(1, cluster.InlineWrites);
+        Assert.Equal([("/small", 4096L)], cluster.SetLengthCalls);
+        foreach (var server in cluster.Servers)
+        {
+            Assert.Equal(data, TestData.FileOn(cluster, "/small", server));
+        }
+
+        await Assert.ThrowsAsync<GfsException>(() => client.CreateAsync("/small", new GfsCreateOptions { ChunkSize = ChunkSize }, TestContext.Current.CancellationToken));
     }
 
     [Fact]

@@ -11,6 +11,7 @@ internal static class TestData
         Masters = [new Uri("http://127.0.0.1:1/")],
         ClientHost = "test",
         PieceSize = Piece,
+        InlineBytes = 0, // the push path; tests of inline data turn it on
         WritePiecesInFlight = 2,
         ReadAhead = 2,
         InitialRetryDelay = TimeSpan.FromMilliseconds(1),

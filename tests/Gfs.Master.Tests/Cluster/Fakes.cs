@@ -52,6 +52,20 @@ internal sealed class FakeMasterLog : IMasterLog
         }
     }
 
+    public async Task<CommandResult> ExecuteAsync(long clientId, long requestId, MasterOp op, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        if (!IsLeader)
+        {
+            throw new NotLeaderException(null, outcomeUnknown: false);
+        }
+
+        lock (State)
+        {
+            return State.Apply(new MasterCommand { ClientId = clientId, RequestId = requestId, Op = op });
+        }
+    }
+
     public long NewChunkHandle() => Math.Max(Interlocked.Increment(ref handle), State.NextChunkHandle);
 
     public long Version(long chunk) => Read(s => s.TryGetChunk(chunk, out var c) ? c.Version : 0);

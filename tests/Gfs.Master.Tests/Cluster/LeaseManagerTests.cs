@@ -267,6 +267,41 @@ public class LeaseManagerTests
     }
 
     [Fact]
+    public async Task CreateLeased_CreatesTheFileAndItsFirstChunkInOneEntry_AndReturnsTheLease()
+    {
+        var applied = log.Read(s => s.AppliedCommands);
+        var reply = await leases.CreateAsync(7, 1, new Gfs.Master.Commands.CreateFileOp { Path = P("/g"), Goal = 3, ChunkSize = 1 << 20 }, "", ct);
+
+        Assert.NotNull(reply);
+        Assert.Equal(applied + 1, log.Read(s => s.AppliedCommands)); // one log entry for both
+        Assert.Equal((0, 1L), (reply.Chunk.Index, reply.Chunk.Version));
+        Assert.Equal(3, reply.Chunk.Replicas.Select(r => r.ServerId).Distinct().Count());
+        Assert.All(channel.For(reply.Chunk.Handle), g => Assert.True(g.Create && g.Version == 1));
+        Assert.Equal(1, log.Read(s => s.StatOk("/g").Count));
+
+        // The same ids again (a retry after a lost reply): the first outcome, no second chunk, no lease in the reply.
+        var retry = await leases.CreateAsync(7, 1, new Gfs.Master.Commands.CreateFileOp { Path = P("/g"), Goal = 3, ChunkSize = 1 << 20 }, "", ct);
+        Assert.Null(retry);
+        Assert.Equal(1, log.Read(s => s.StatOk("/g").Count));
+
+        // A new create of the same path is refused and changes nothing.
+        var exists = await Assert.ThrowsAsync<GfsException>(() => leases.CreateAsync(7, 2, new Gfs.Master.Commands.CreateFileOp { Path = P("/g"), Goal = 3 }, "", ct));
+        Assert.Equal(ErrorCode.AlreadyExists, exists.Code);
+        Assert.Equal(1, log.Read(s => s.StatOk("/g").Count));
+    }
+
+    [Fact]
+    public async Task CreateLeased_WithoutAnyLiveChunkserver_CreatesTheFileAlone()
+    {
+        clock.Advance(TimeSpan.FromMinutes(5)); // every server's heartbeat is too old
+        var reply = await leases.CreateAsync(7, 1, new Gfs.Master.Commands.CreateFileOp { Path = P("/h"), Goal = 3 }, "", ct);
+
+        Assert.Null(reply);
+        Assert.Equal(0, log.Read(s => s.StatOk("/h").Count));
+        Assert.Empty(channel.Grants);
+    }
+
+    [Fact]
     public async Task Follower_RefusesLeases()
     {
         log.IsLeader = false;

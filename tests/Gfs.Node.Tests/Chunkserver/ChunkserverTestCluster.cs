@@ -126,6 +126,31 @@ internal sealed class ChunkserverTestCluster : IAsyncDisposable
     public Task<WriteReply> WriteAsync(int primary, long handle, long version, long offset, string dataId, long length)
         => Client.CallAsync<WriteRequest, WriteReply>(Url(primary), ChunkRoutes.Write, new WriteRequest { Handle = handle, Version = version, Offset = offset, DataId = dataId, Length = length });
 
+    /// <summary>A write that carries its bytes inline (no push); <paramref name="crc"/> overrides the right CRC32C.</summary>
+    public Task<WriteReply> WriteInlineAsync(int primary, long handle, long version, long offset, byte[] data, uint? crc = null)
+        => Client.CallAsync<WriteRequest, WriteReply>(Url(primary), ChunkRoutes.Write, new WriteRequest
+        {
+            Handle = handle,
+            Version = version,
+            Offset = offset,
+            Length = data.Length,
+            Data = data,
+            Crc32C = crc ?? System.IO.Hashing.Crc32.HashToUInt32(System.IO.Hashing.Crc32ParameterSet.Crc32C, data),
+        });
+
+    /// <summary>A record append that carries the record inline (no push).</summary>
+    public Task<AppendReply> AppendInlineAsync(int primary, long handle, long version, byte[] record, long clientId, long sequence)
+        => Client.CallAsync<AppendRequest, AppendReply>(Url(primary), ChunkRoutes.Append, new AppendRequest
+        {
+            Handle = handle,
+            Version = version,
+            Length = record.Length,
+            ClientId = clientId,
+            Sequence = sequence,
+            Data = record,
+            Crc32C = System.IO.Hashing.Crc32.HashToUInt32(System.IO.Hashing.Crc32ParameterSet.Crc32C, record),
+        });
+
     public Task<AppendReply> AppendAsync(int primary, long handle, long version, string dataId, long length, long clientId, long sequence)
         => Client.CallAsync<AppendRequest, AppendReply>(Url(primary), ChunkRoutes.Append, new AppendRequest { Handle = handle, Version = version, DataId = dataId, Length = length, ClientId = clientId, Sequence = sequence });
 

@@ -140,6 +140,52 @@ public sealed class DataPathTests
     }
 
     [Fact]
+    public async Task InlineWriteAndAppend_ReachEveryReplica_WithoutAPush()
+    {
+        await using var cluster = await ChunkserverTestCluster.StartAsync();
+        await cluster.GrantAsync(handle: 12, version: 1, replicas: All, create: true);
+        var small = ChunkserverTestCluster.Random(4096, 3);
+        var record = ChunkserverTestCluster.Random(1000, 4);
+
+        var written = await cluster.WriteInlineAsync(0, 12, 1, 0, small);
+        Assert.Empty(written.FailedReplicas);
+        var appended = await cluster.AppendInlineAsync(0, 12, 1, record, clientId: 5, sequence: 1);
+        Assert.Equal(small.Length, appended.Offset);
+        var again = await cluster.AppendInlineAsync(0, 12, 1, record, clientId: 5, sequence: 1);
+        Assert.True(again.Replayed);
+        Assert.Equal(appended.Offset, again.Offset);
+
+        for (var i = 0; i < 3; i++)
+        {
+            var (header, data) = await cluster.ReadAsync(i, 12, 1);
+            Assert.Equal(small.Length + record.Length, header.ChunkLength);
+            Assert.Equal([.. small, .. record], data);
+            Assert.Equal(0, cluster[i].Service.Buffer.BufferedBytes);
+        }
+    }
+
+    [Fact]
+    public async Task InlineWrite_WithAWrongCrcOrTooManyBytes_IsRefusedAndChangesNothing()
+    {
+        await using var cluster = await ChunkserverTestCluster.StartAsync();
+        await cluster.GrantAsync(handle: 13, version: 1, replicas: All, create: true);
+        var data = ChunkserverTestCluster.Random(4096, 6);
+
+        var bad = await Assert.ThrowsAsync<GfsException>(() => cluster.WriteInlineAsync(0, 13, 1, 0, data, crc: 12345));
+        Assert.Equal(ErrorCode.ChecksumMismatch, bad.Code);
+        var large = await Assert.ThrowsAsync<GfsException>(() => cluster.WriteInlineAsync(0, 13, 1, 0, ChunkserverTestCluster.Random(ChunkRoutes.MaxInlineBytes + 1, 7)));
+        Assert.Equal(ErrorCode.InvalidArgument, large.Code);
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(0, (await cluster.InfoAsync(i, 13)).Length);
+        }
+
+        // The server is still fine: a correct inline write goes through.
+        Assert.Empty((await cluster.WriteInlineAsync(0, 13, 1, 0, data)).FailedReplicas);
+    }
+
+    [Fact]
     public async Task Append_PicksSerialOffsets_AndARetryIsExactlyOnce()
     {
         await using var cluster = await ChunkserverTestCluster.StartAsync();
