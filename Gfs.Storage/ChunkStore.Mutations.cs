@@ -209,12 +209,27 @@ public sealed partial class ChunkStore
 
     private const int ParallelChecksumBytes = 1024 * 1024;
 
-    /// <summary>Bytes past the committed end go to the file first; a crash leaves a longer file, cut at start.</summary>
+    /// <summary>
+    /// Bytes past the committed end go to the file first; a crash leaves a longer file, cut at start. The aligned
+    /// head goes around the page cache (O_DIRECT) when it can, the rest through it; the following fdatasync is still
+    /// needed for the file's metadata (allocation, size) and the device's cache. Any failure cuts the file back.
+    /// </summary>
     private void WriteAppendedBytes(ChunkState state, ChunkRecord record, long offset, ReadOnlyMemory<byte> data)
     {
         try
         {
-            RandomAccess.Write(FileOf(state), data.Span, offset);
+            var file = FileOf(state);
+            var direct = TryWriteDirect(state, offset, data);
+            if (direct < data.Length)
+            {
+                var injected = faults?.Check(Failpoints.ChunkWrite) ?? 0;
+                if (injected != 0)
+                {
+                    throw new IOException($"injected write failure: errno {injected}", injected);
+                }
+
+                RandomAccess.Write(file, data.Span[direct..], offset + direct);
+            }
         }
         catch (IOException e)
         {

@@ -45,6 +45,14 @@ public sealed class ChunkStoreOptions
     /// <summary>Read window of the verifying reader (a multiple of <see cref="BlockSize"/>).</summary>
     public int ReadWindow { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// Write the 4096-aligned part of bytes appended at a chunk's end with O_DIRECT, bypassing the page cache (its
+    /// copy costs more CPU than the disk write). On by default; a file system that refuses O_DIRECT (EINVAL) turns
+    /// it off for the store by itself. Unaligned tails, record appends at unaligned offsets and overwrites in place
+    /// always use buffered writes.
+    /// </summary>
+    public bool DirectWrites { get; set; } = true;
+
     /// <summary>Test seam: named fault injection points (see <see cref="Io.Failpoints"/>).</summary>
     internal Io.Failpoints? Failpoints { get; set; }
 

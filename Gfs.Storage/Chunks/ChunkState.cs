@@ -7,6 +7,7 @@ namespace Gfs.Storage.Chunks;
 internal sealed class ChunkState(long handle, string path)
 {
     private SafeFileHandle? file;
+    private SafeFileHandle? directFile;
 
     public long Handle { get; } = handle;
 
@@ -55,12 +56,39 @@ internal sealed class ChunkState(long handle, string path)
         }
     }
 
+    /// <summary>
+    /// The chunk's second handle, opened with O_DIRECT when a direct write first happens (by the mutation holding
+    /// <see cref="Mutex"/>); closed with the file. Null until then.
+    /// </summary>
+    public SafeFileHandle? DirectFile
+    {
+        get
+        {
+            lock (this)
+            {
+                return directFile;
+            }
+        }
+    }
+
+    /// <summary>Keeps <paramref name="handle"/> as the direct handle (disposing any earlier one).</summary>
+    public void SetDirectFile(SafeFileHandle handle)
+    {
+        lock (this)
+        {
+            directFile?.Dispose();
+            directFile = handle;
+        }
+    }
+
     public void SetFile(SafeFileHandle handle)
     {
         lock (this)
         {
             file?.Dispose();
             file = handle;
+            directFile?.Dispose();
+            directFile = null;
             Io.Posix.AdviseSequential(handle);
         }
     }
@@ -71,6 +99,8 @@ internal sealed class ChunkState(long handle, string path)
         {
             file?.Dispose();
             file = null;
+            directFile?.Dispose();
+            directFile = null;
         }
     }
 }

@@ -10,6 +10,8 @@ internal sealed class Failpoints
     public const string WalSync = "wal.fdatasync";
     public const string ChunkAllocate = "chunk.fallocate";
     public const string WalAllocate = "wal.fallocate";
+    public const string ChunkWrite = "chunk.write";
+    public const string ChunkOpenDirect = "chunk.open-direct";
     public const string CrashBeforeInPlaceWrite = "overwrite.crash-before-in-place-write";
 
     private readonly Dictionary<string, int> armed = new(StringComparer.Ordinal);
@@ -23,11 +25,34 @@ internal sealed class Failpoints
         }
     }
 
+    /// <summary>
+    /// Lets <paramref name="passes"/> calls of <paramref name="point"/> through, then fails the next
+    /// <paramref name="failures"/> (every later one when 0) and disarms itself.
+    /// </summary>
+    public void Arm(string point, int errno, int passes, int failures = 0)
+    {
+        lock (armed)
+        {
+            armed[point] = errno;
+            remainingPasses[point] = passes;
+            remainingFailures.Remove(point);
+            if (failures > 0)
+            {
+                remainingFailures[point] = failures;
+            }
+        }
+    }
+
+    private readonly Dictionary<string, int> remainingPasses = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> remainingFailures = new(StringComparer.Ordinal);
+
     public void Disarm(string point)
     {
         lock (armed)
         {
             armed.Remove(point);
+            remainingPasses.Remove(point);
+            remainingFailures.Remove(point);
         }
     }
 
@@ -80,7 +105,28 @@ internal sealed class Failpoints
 
         lock (armed)
         {
-            return armed.TryGetValue(point, out var errno) ? errno : 0;
+            if (remainingPasses.TryGetValue(point, out var passes) && passes > 0)
+            {
+                remainingPasses[point] = passes - 1;
+                return 0;
+            }
+
+            if (!armed.TryGetValue(point, out var errno))
+            {
+                return 0;
+            }
+
+            if (remainingFailures.TryGetValue(point, out var failures) && --failures == 0)
+            {
+                armed.Remove(point);
+                remainingFailures.Remove(point);
+            }
+            else if (failures > 0)
+            {
+                remainingFailures[point] = failures;
+            }
+
+            return errno;
         }
     }
 }

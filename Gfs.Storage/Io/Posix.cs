@@ -12,9 +12,13 @@ internal static partial class Posix
     public const int EIO = 5;
     public const int ENOSPC = 28;
     public const int EDQUOT = 122;
+    public const int EINVAL = 22;
     private const int EINTR = 4;
     private const int EOPNOTSUPP = 95;
     private const int FALLOC_FL_KEEP_SIZE = 1;
+    private const int O_RDWR = 2;
+    private const int O_DIRECT = 0x4000; // x86-64 and arm64 Linux
+    private const int O_CLOEXEC = 0x80000;
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int fdatasync(int fd);
@@ -27,6 +31,9 @@ internal static partial class Posix
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int open(string path, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial nint pwrite(int fd, byte* buffer, nuint count, long offset);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int posix_fadvise(int fd, long offset, long len, int advice);
@@ -67,6 +74,74 @@ internal static partial class Posix
         finally
         {
             _ = close(fd);
+        }
+    }
+
+    /// <summary>
+    /// Opens <paramref name="path"/> a second time with O_DIRECT (writes bypass the page cache); returns 0 or the
+    /// errno (EINVAL: the file system does not do direct I/O).
+    /// </summary>
+    public static int OpenDirect(string path, out SafeFileHandle? file)
+    {
+        file = null;
+        int fd;
+        do
+        {
+            fd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
+        }
+        while (fd < 0 && Marshal.GetLastPInvokeError() == EINTR);
+
+        if (fd < 0)
+        {
+            return Marshal.GetLastPInvokeError();
+        }
+
+        file = new SafeFileHandle(fd, ownsHandle: true);
+        return 0;
+    }
+
+    /// <summary>
+    /// pwrite of all <paramref name="length"/> bytes (repeated after a short write or EINTR); returns 0 or the errno,
+    /// with the bytes written before it in <paramref name="written"/>.
+    /// </summary>
+    public static unsafe int WriteAll(SafeFileHandle file, byte* source, int length, long offset, out int written)
+    {
+        var added = false;
+        written = 0;
+        try
+        {
+            file.DangerousAddRef(ref added);
+            var fd = (int)file.DangerousGetHandle();
+            while (written < length)
+            {
+                var n = pwrite(fd, source + written, (nuint)(length - written), offset + written);
+                if (n < 0)
+                {
+                    var errno = Marshal.GetLastPInvokeError();
+                    if (errno == EINTR)
+                    {
+                        continue;
+                    }
+
+                    return errno;
+                }
+
+                if (n == 0)
+                {
+                    return EIO; // no progress and no error: never spin
+                }
+
+                written += (int)n;
+            }
+
+            return 0;
+        }
+        finally
+        {
+            if (added)
+            {
+                file.DangerousRelease();
+            }
         }
     }
 

@@ -12,6 +12,7 @@ internal static class BenchCommand
     public static readonly IReadOnlyList<(string Name, string Unit, string Description)> Figures =
     [
         ("raw_disk_write_mbps", "MB/s", "baseline: the local disk, 8 MiB writes + fsync"),
+        ("raw_disk_write_direct_mbps", "MB/s", "baseline: the local disk, 8 MiB O_DIRECT writes + fdatasync"),
         ("raw_disk_read_cold_mbps", "MB/s", "baseline: the local disk, read after dropping the page cache"),
         ("seq_write_mbps", "MB/s", "sequential write, 1 file, replication 3"),
         ("seq_read_cold_mbps", "MB/s", "sequential read of that file"),

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Gfs.Client;
 using Gfs.Node.Cli.Client;
+using Gfs.Storage.Io;
 
 namespace Gfs.Node.Cli.Bench;
 
@@ -214,8 +215,10 @@ internal sealed partial class BenchRunner(Func<IGfsFileSystem> connect, BenchSet
                     {
                     }
                 });
+                File.Delete(path);
+                var direct = RawDirectWrite(path, size);
                 await log.WriteLineAsync($"gfs bench: raw disk baseline in {directory}");
-                return [Mbps("raw_disk_write_mbps", size, write), Mbps("raw_disk_read_cold_mbps", size, read)];
+                return [Mbps("raw_disk_write_mbps", size, write), Mbps("raw_disk_write_direct_mbps", size, direct), Mbps("raw_disk_read_cold_mbps", size, read)];
             }
             finally
             {
@@ -227,6 +230,59 @@ internal sealed partial class BenchRunner(Func<IGfsFileSystem> connect, BenchSet
             File.Delete(path);
         }
     }
+
+    /// <summary>
+    /// The same bytes written around the page cache: O_DIRECT 8 MiB writes from aligned memory, one fdatasync at the
+    /// end (what the chunkservers do with appended chunk data). A last partial unit is written whole and cut back.
+    /// </summary>
+    private static unsafe TimeSpan RawDirectWrite(string path, long size)
+    {
+        const int O_WRONLY = 0x1, O_CREAT = 0x40, O_EXCL = 0x80, O_DIRECT = 0x4000, O_CLOEXEC = 0x80000;
+        using var source = AlignedBufferPool.Shared.Rent(Block.Length);
+        Block.CopyTo(source.GetSpan());
+        var sw = Stopwatch.StartNew();
+        var fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC, 0x180 /* 0600 */);
+        if (fd < 0)
+        {
+            throw new IOException($"open {path} with O_DIRECT failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+
+        using var file = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
+        using var pin = source.Pin();
+        for (long written = 0; written < size;)
+        {
+            var length = (int)Math.Min(size - written, Block.Length);
+            var unit = (length + AlignedBufferPool.Alignment - 1) & ~(AlignedBufferPool.Alignment - 1);
+            var n = pwrite(fd, (byte*)pin.Pointer, (nuint)unit, written);
+            if (n < unit)
+            {
+                throw new IOException($"O_DIRECT write to {path} failed: errno {Marshal.GetLastPInvokeError()}");
+            }
+
+            written += length;
+        }
+
+        if (size % AlignedBufferPool.Alignment != 0)
+        {
+            RandomAccess.SetLength(file, size);
+        }
+
+        if (fdatasync(fd) != 0)
+        {
+            throw new IOException($"fdatasync of {path} failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+
+        return sw.Elapsed;
+    }
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int open(string path, int flags, int mode);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial nint pwrite(int fd, byte* buffer, nuint count, long offset);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fdatasync(int fd);
 
     private bool DropPageCache(out string how)
     {

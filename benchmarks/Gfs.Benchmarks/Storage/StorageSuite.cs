@@ -2,14 +2,17 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Gfs.Storage;
+using Gfs.Storage.Io;
 using Microsoft.Win32.SafeHandles;
 
 namespace Gfs.Benchmarks.Storage;
 
 /// <summary>
 /// Chunk store throughput against the raw file system in the same run: durable 64 MiB chunk writes vs write +
-/// fdatasync, verified reads vs plain reads, and durable small commits per second with 1 and 16 writers.
-/// Options: --dir PATH (default: the temp folder; must be a real disk), --runs N (default 5), --chunks N (default 4).
+/// fdatasync (buffered, and O_DIRECT), verified reads vs plain reads, and durable small commits per second with 1
+/// and 16 writers. The store writes from 4096-aligned memory, as the chunkserver does from its push buffer.
+/// Options: --dir PATH (default: the temp folder; must be a real disk), --runs N (default 5), --chunks N (default 4),
+/// --store-buffered (the store without O_DIRECT, for a before/after comparison in one build).
 /// </summary>
 public sealed partial class StorageSuite : IBenchmarkSuite
 {
@@ -22,6 +25,34 @@ public sealed partial class StorageSuite : IBenchmarkSuite
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int fdatasync(int fd);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int open(string path, int flags, int mode);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial nint pwrite(int fd, byte* buffer, nuint count, long offset);
+
+    /// <summary>O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC (x86-64 Linux values).</summary>
+    private static SafeFileHandle CreateDirect(string path)
+    {
+        var fd = open(path, 0x1 | 0x40 | 0x200 | 0x4000 | 0x80000, 0x1a4);
+        return fd >= 0 ? new SafeFileHandle(fd, ownsHandle: true) : throw new IOException($"open O_DIRECT {path} failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    private static unsafe void WriteDirect(SafeFileHandle file, ReadOnlyMemory<byte> aligned, long offset)
+    {
+        using var pin = aligned.Pin();
+        for (var done = 0; done < aligned.Length;)
+        {
+            var n = pwrite((int)file.DangerousGetHandle(), (byte*)pin.Pointer + done, (nuint)(aligned.Length - done), offset + done);
+            if (n <= 0)
+            {
+                throw new IOException($"O_DIRECT pwrite failed: errno {Marshal.GetLastPInvokeError()}");
+            }
+
+            done += (int)n;
+        }
+    }
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int posix_fadvise(int fd, long offset, long len, int advice);
@@ -47,28 +78,35 @@ public sealed partial class StorageSuite : IBenchmarkSuite
         var runs = int.Parse(Option(args, "--runs") ?? "5", CultureInfo.InvariantCulture);
         var chunkCount = int.Parse(Option(args, "--chunks") ?? "4", CultureInfo.InvariantCulture);
         readWindow = int.Parse(Option(args, "--window-kib") ?? "1024", CultureInfo.InvariantCulture) * 1024;
+        storeDirect = !args.Contains("--store-buffered");
         var only = Option(args, "--only");
         var root = Path.Combine(dir, $"gfs-bench-storage-{Environment.ProcessId}");
         Directory.CreateDirectory(root);
         try
         {
-            Console.WriteLine($"storage suite: {runs} runs, {chunkCount} x 64 MiB per run, directory {root} ({FileSystemOf(root)}), {Environment.ProcessorCount} cores");
-            var data = new byte[ChunkSize];
-            new Random(1).NextBytes(data);
+            Console.WriteLine($"storage suite: {runs} runs, {chunkCount} x 64 MiB per run, directory {root} ({FileSystemOf(root)}), {Environment.ProcessorCount} cores, store writes {(storeDirect ? "O_DIRECT where aligned" : "buffered")}");
+            using var aligned = AlignedBufferPool.Shared.Rent(ChunkSize);
+            new Random(1).NextBytes(aligned.Memory.Span[..ChunkSize]);
+            var data = aligned.Memory[..ChunkSize];
             var rows = new List<(string Name, List<double> Ours, List<double> Raw, string Unit)>();
 
             // Warm-up (not counted): lets the JIT tier up and the disk settle.
             await ChunkThroughputAsync(root, data, 1, 1, whole: true, cancellationToken);
 
-            var (writeOurs, writeRaw, readHotOurs, readHotRaw, readColdOurs, readColdRaw) = await ChunkThroughputAsync(root, data, runs, chunkCount, whole: true, cancellationToken);
-            rows.Add(("sequential write, one 64 MiB write per chunk, durable", writeOurs, writeRaw, "MB/s"));
-            var (appendOurs, appendRaw) = only == "chunks" ? ([], []) : Pick(await ChunkThroughputAsync(root, data, runs, chunkCount, whole: false, cancellationToken));
-            rows.Add(("sequential write, 1 MiB durable appends", appendOurs, appendRaw, "MB/s"));
-            rows.Add(("read 64 MiB chunks, page cache (verified vs plain)", readHotOurs, readHotRaw, "MB/s"));
-            rows.Add(("read 64 MiB chunks, from disk (verified vs plain)", readColdOurs, readColdRaw, "MB/s"));
+            var whole = await ChunkThroughputAsync(root, data, runs, chunkCount, whole: true, cancellationToken);
+            rows.Add(("sequential write, one 64 MiB write per chunk, durable (raw: buffered)", whole.WriteOurs, whole.WriteRaw, "MB/s"));
+            rows.Add(("sequential write, one 64 MiB write per chunk, durable (raw: O_DIRECT)", whole.WriteOurs, whole.WriteRawDirect, "MB/s"));
+            if (only != "chunks")
+            {
+                var appends = await ChunkThroughputAsync(root, data, runs, chunkCount, whole: false, cancellationToken);
+                rows.Add(("sequential write, 1 MiB durable appends (raw: buffered)", appends.WriteOurs, appends.WriteRaw, "MB/s"));
+                rows.Add(("sequential write, 1 MiB durable appends (raw: O_DIRECT)", appends.WriteOurs, appends.WriteRawDirect, "MB/s"));
+            }
+
+            rows.Add(("read 64 MiB chunks, page cache (verified vs plain)", whole.HotOurs, whole.HotRaw, "MB/s"));
+            rows.Add(("read 64 MiB chunks, from disk (verified vs plain)", whole.ColdOurs, whole.ColdRaw, "MB/s"));
             if (only == "chunks")
             {
-                rows.RemoveAt(1);
                 Print(rows, runs);
                 return 0;
             }
@@ -93,8 +131,6 @@ public sealed partial class StorageSuite : IBenchmarkSuite
             Directory.Delete(root, recursive: true);
         }
     }
-
-    private static (List<double>, List<double>) Pick((List<double> W, List<double> R, List<double>, List<double>, List<double>, List<double>) t) => (t.W, t.R);
 
     private static void Print(List<(string Name, List<double> Ours, List<double> Raw, string Unit)> rows, int runs)
     {
@@ -141,25 +177,30 @@ public sealed partial class StorageSuite : IBenchmarkSuite
     }
 
     private static int readWindow = 1024 * 1024;
+    private static bool storeDirect = true;
 
     private static ChunkStoreOptions StoreOptions(string dir) => new()
     {
         Directory = dir,
         CheckpointInterval = TimeSpan.FromSeconds(30),
         ReadWindow = readWindow,
+        DirectWrites = storeDirect,
     };
 
+    private sealed record ChunkResults(List<double> WriteOurs, List<double> WriteRaw, List<double> WriteRawDirect, List<double> HotOurs, List<double> HotRaw, List<double> ColdOurs, List<double> ColdRaw);
+
     /// <summary>
-    /// One run: each chunk is written by the store and, next to it, the same bytes to a raw file (alternating which
-    /// goes first), so disk noise hits both sides alike; then every chunk is read back both ways from the page cache
-    /// (each read repeated so a measurement lasts long enough) and after dropping it from the cache.
+    /// One run: each chunk is written by the store and, next to it, the same bytes to a raw file buffered and to one
+    /// with O_DIRECT (rotating which goes first), so disk noise hits every side alike; then every chunk is read back
+    /// by the store and from the buffered raw file, from the page cache (each read repeated so a measurement lasts
+    /// long enough) and after dropping it from the cache.
     /// </summary>
-    private static async Task<(List<double> WriteOurs, List<double> WriteRaw, List<double> HotOurs, List<double> HotRaw, List<double> ColdOurs, List<double> ColdRaw)> ChunkThroughputAsync(
-        string root, byte[] data, int runs, int chunks, bool whole, CancellationToken cancellationToken)
+    private static async Task<ChunkResults> ChunkThroughputAsync(string root, ReadOnlyMemory<byte> data, int runs, int chunks, bool whole, CancellationToken cancellationToken)
     {
         const int HotRepeats = 4;
         var wOurs = new List<double>();
         var wRaw = new List<double>();
+        var wDirect = new List<double>();
         var hOurs = new List<double>();
         var hRaw = new List<double>();
         var cOurs = new List<double>();
@@ -174,16 +215,40 @@ public sealed partial class StorageSuite : IBenchmarkSuite
             await using var store = await ChunkStore.OpenAsync(StoreOptions(storeDir), cancellationToken: cancellationToken);
             string OurPath(int c) => Path.Combine(storeDir, "chunks", $"{c + 1:x16}.chunk");
             string RawPath(int c) => Path.Combine(rawDir, $"{c}.raw");
+            string DirectPath(int c) => Path.Combine(rawDir, $"{c}.direct");
 
             var oursTime = TimeSpan.Zero;
             var rawTime = TimeSpan.Zero;
+            var directTime = TimeSpan.Zero;
             for (var c = 0; c < chunks; c++)
             {
-                for (var side = 0; side < 2; side++)
+                for (var side = 0; side < 3; side++)
                 {
-                    var oursNow = (run + c + side) % 2 == 0;
+                    var which = (run + c + side) % 3;
                     var sw = Stopwatch.StartNew();
-                    if (oursNow)
+                    if (which == 2)
+                    {
+                        using (var f = CreateDirect(DirectPath(c)))
+                        {
+                            if (whole)
+                            {
+                                WriteDirect(f, data, 0);
+                                DataSync(f);
+                            }
+                            else
+                            {
+                                for (var at = 0; at < ChunkSize; at += Piece)
+                                {
+                                    WriteDirect(f, data.Slice(at, Piece), at);
+                                    DataSync(f);
+                                }
+                            }
+                        }
+
+                        directTime += sw.Elapsed;
+                        File.Delete(DirectPath(c));
+                    }
+                    else if (which == 0)
                     {
                         await store.CreateAsync(c + 1, 1, cancellationToken);
                         if (whole)
@@ -194,7 +259,7 @@ public sealed partial class StorageSuite : IBenchmarkSuite
                         {
                             for (var at = 0; at < ChunkSize; at += Piece)
                             {
-                                await store.AppendAsync(c + 1, data.AsMemory(at, Piece), 1, cancellationToken);
+                                await store.AppendAsync(c + 1, data.Slice(at, Piece), 1, cancellationToken);
                             }
                         }
 
@@ -206,14 +271,14 @@ public sealed partial class StorageSuite : IBenchmarkSuite
                         {
                             if (whole)
                             {
-                                RandomAccess.Write(f, data, 0);
+                                RandomAccess.Write(f, data.Span, 0);
                                 DataSync(f);
                             }
                             else
                             {
                                 for (var at = 0; at < ChunkSize; at += Piece)
                                 {
-                                    RandomAccess.Write(f, data.AsSpan(at, Piece), at);
+                                    RandomAccess.Write(f, data.Span.Slice(at, Piece), at);
                                     DataSync(f);
                                 }
                             }
@@ -226,6 +291,7 @@ public sealed partial class StorageSuite : IBenchmarkSuite
 
             wOurs.Add(Stats.MBps(bytes, oursTime));
             wRaw.Add(Stats.MBps(bytes, rawTime));
+            wDirect.Add(Stats.MBps(bytes, directTime));
 
             if (whole)
             {
@@ -294,7 +360,7 @@ public sealed partial class StorageSuite : IBenchmarkSuite
             await store.DisposeAsync();
             Directory.Delete(storeDir, recursive: true);
             Directory.Delete(rawDir, recursive: true);
-            var line = FormattableString.Invariant($"  run {run + 1} ({(whole ? "64 MiB writes" : "1 MiB appends")}): write {wOurs[^1]:0} vs raw {wRaw[^1]:0} MB/s");
+            var line = FormattableString.Invariant($"  run {run + 1} ({(whole ? "64 MiB writes" : "1 MiB appends")}): write {wOurs[^1]:0} vs raw {wRaw[^1]:0} buffered, {wDirect[^1]:0} O_DIRECT MB/s");
             if (whole)
             {
                 line += FormattableString.Invariant($"; read hot {hOurs[^1]:0} vs {hRaw[^1]:0}, cold {cOurs[^1]:0} vs {cRaw[^1]:0} MB/s");
@@ -303,7 +369,7 @@ public sealed partial class StorageSuite : IBenchmarkSuite
             Console.WriteLine(line);
         }
 
-        return (wOurs, wRaw, hOurs, hRaw, cOurs, cRaw);
+        return new ChunkResults(wOurs, wRaw, wDirect, hOurs, hRaw, cOurs, cRaw);
     }
 
     /// <summary>

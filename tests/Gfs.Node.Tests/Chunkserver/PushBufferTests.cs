@@ -1,6 +1,7 @@
 using System.IO.Hashing;
 using Gfs.Client.Protocol;
 using Gfs.Node.Chunkserver;
+using Gfs.Storage.Io;
 
 namespace Gfs.Node.Tests.Chunkserver;
 
@@ -49,6 +50,62 @@ public sealed class PushBufferTests
         entry.Release();
         Assert.Equal(0, buffer.BufferedBytes);
         Assert.False(entry.TryAcquire());
+    }
+
+    [Fact]
+    public async Task Entries_hold_4096_aligned_memory_that_returns_to_the_pool_exactly_once()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var pool = new AlignedBufferPool(64 * MiB);
+        using var buffer = new PushBuffer(16 * MiB, TimeSpan.FromMinutes(1), TimeProvider.System, pool);
+        var entry = await buffer.BeginAsync("a", 3 * MiB + 5, ct);
+        var bytes = RandomBytes(3 * MiB + 5);
+        entry.Append(new System.Buffers.ReadOnlySequence<byte>(bytes.AsMemory(0, MiB)));
+        entry.Append(new System.Buffers.ReadOnlySequence<byte>(bytes.AsMemory(MiB)));
+        entry.Complete(Crc32.HashToUInt32(Crc32ParameterSet.Crc32C, bytes));
+        Assert.True(entry.Data.Span.SequenceEqual(bytes));
+        unsafe
+        {
+            using var pin = entry.Data.Pin();
+            Assert.Equal(0, (nint)pin.Pointer % AlignedBufferPool.Alignment);
+        }
+
+        // A reader (the store's write) holds it across the removal; the memory goes back when the reader is done.
+        Assert.True(entry.TryAcquire());
+        buffer.Remove(entry);
+        buffer.Remove(entry);
+        Assert.Equal(0, pool.RetainedBytes);
+        Assert.True(entry.Data.Span.SequenceEqual(bytes));
+        entry.Release();
+        Assert.Equal(4 * MiB, pool.RetainedBytes); // the power-of-two bucket of 3 MiB + 5
+        Assert.Throws<ObjectDisposedException>(() => entry.Data);
+        Assert.False(entry.TryAcquire());
+
+        // Discard after the last release, a sweep or a clear must not give it back a second time.
+        buffer.Remove(entry);
+        buffer.Clear();
+        Assert.Equal(4 * MiB, pool.RetainedBytes);
+
+        // The next entry of that size reuses it.
+        var next = await buffer.BeginAsync("b", 3 * MiB, ct);
+        Assert.Equal(0, pool.RetainedBytes);
+        buffer.Remove(next);
+        Assert.Equal(4 * MiB, pool.RetainedBytes);
+    }
+
+    [Fact]
+    public async Task An_empty_push_needs_no_memory()
+    {
+        var pool = new AlignedBufferPool(64 * MiB);
+        using var buffer = new PushBuffer(MiB, TimeSpan.FromMinutes(1), TimeProvider.System, pool);
+        var entry = await buffer.BeginAsync("e", 0, TestContext.Current.CancellationToken);
+        entry.Append(System.Buffers.ReadOnlySequence<byte>.Empty);
+        entry.Complete(Crc32.HashToUInt32(Crc32ParameterSet.Crc32C, []));
+        Assert.True(entry.IsComplete);
+        Assert.Equal(0, entry.Data.Length);
+        buffer.Remove(entry);
+        Assert.Equal(0, pool.RetainedBytes);
+        Assert.Equal(0, buffer.BufferedBytes);
     }
 
     private static byte[] RandomBytes(int length)
