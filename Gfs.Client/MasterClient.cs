@@ -139,7 +139,15 @@ public sealed class MasterClient : IDisposable
     /// unreachable master, a timeout or an unknown outcome tries the next master after a backoff.
     /// The same <paramref name="request"/> (and so the same exactly-once identity) is resent.
     /// </summary>
-    public async Task<TResponse> CallLeaderAsync<TRequest, TResponse>(string route, TRequest request, CancellationToken cancellationToken = default)
+    public Task<TResponse> CallLeaderAsync<TRequest, TResponse>(string route, TRequest request, CancellationToken cancellationToken = default)
+        => CallLeaderAsync<TRequest, TResponse>(route, request, Options.AttemptTimeout, cancellationToken);
+
+    /// <summary>
+    /// <see cref="CallLeaderAsync{TRequest, TResponse}(string, TRequest, CancellationToken)"/> with its own
+    /// bound on one attempt, for calls the leader may legitimately hold longer (a lease that waits
+    /// for an older one to expire).
+    /// </summary>
+    public async Task<TResponse> CallLeaderAsync<TRequest, TResponse>(string route, TRequest request, TimeSpan attemptTimeout, CancellationToken cancellationToken = default)
     {
         using var overall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         overall.CancelAfter(Options.OperationTimeout);
@@ -150,7 +158,7 @@ public sealed class MasterClient : IDisposable
             var target = Leader ?? masters[(int)((uint)Interlocked.Increment(ref nextMaster) % masters.Count)];
             try
             {
-                return await rpc.CallAsync<TRequest, TResponse>(target, route, request, Options.AttemptTimeout, overall.Token).ConfigureAwait(false);
+                return await rpc.CallAsync<TRequest, TResponse>(target, route, request, attemptTimeout, overall.Token).ConfigureAwait(false);
             }
             catch (GfsException e) when (e.Code == ErrorCode.NotLeader)
             {
@@ -169,7 +177,7 @@ public sealed class MasterClient : IDisposable
             }
             catch (OperationCanceledException) when (overall.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                throw last ?? new GfsException(ErrorCode.Unavailable, $"{route}: no master answered within {Options.OperationTimeout.TotalSeconds:0.#} s");
+                throw GaveUp(route, last);
             }
 
             try
@@ -178,11 +186,24 @@ public sealed class MasterClient : IDisposable
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                throw new GfsException(last.Code == ErrorCode.NotLeader ? ErrorCode.Unavailable : last.Code, $"{route}: no leader answered within {Options.OperationTimeout.TotalSeconds:0.#} s; last error: {last.Message}", last);
+                throw GaveUp(route, last);
             }
 
             delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, Options.MaxRetryDelay.Ticks));
         }
+    }
+
+    /// <summary>
+    /// The error after <see cref="GfsClientOptions.OperationTimeout"/>: redirects and timeouts become
+    /// Unavailable (a NotLeader from the last attempt says nothing about the operation); a definite
+    /// answer from a master keeps its code.
+    /// </summary>
+    private GfsException GaveUp(string route, GfsException? last)
+    {
+        var message = $"{route}: no leader answered within {Options.OperationTimeout.TotalSeconds:0.#} s";
+        return last is null
+            ? new GfsException(ErrorCode.Unavailable, message)
+            : new GfsException(last.Code is ErrorCode.NotLeader or ErrorCode.DeadlineExceeded ? ErrorCode.Unavailable : last.Code, $"{message}; last error: {last.Message}", last);
     }
 
     /// <inheritdoc />

@@ -20,7 +20,15 @@ internal sealed class RpcDataPath(GfsClientOptions options, RpcClient rpc, Maste
         => master.CallLeaderAsync<LeaseChunkRequest, LeaseChunkReply>(
             ChunkRoutes.LeaseChunk,
             new LeaseChunkRequest { Path = Encoding.UTF8.GetBytes(path), Index = index, Allocate = allocate, Failed = [.. failed], ClientHost = options.ClientHost },
+            LeaseAttemptTimeout,
             cancellationToken);
+
+    /// <summary>
+    /// One attempt of a lease call: the leader may wait up to 10 s for an older lease to expire
+    /// (the master's DataPathOptions.MaxLeaseWait) and then give the grants 5 s, so the attempt is allowed
+    /// that much more than a plain call; abandoning it earlier would only make the retry wait again.
+    /// </summary>
+    private TimeSpan LeaseAttemptTimeout => options.AttemptTimeout + TimeSpan.FromSeconds(15);
 
     public async Task<LeaseChunkReply?> CreateFileAsync(string path, int goal, int chunkSize, CancellationToken cancellationToken)
     {

@@ -76,6 +76,7 @@ public sealed class TransportServer : IAsyncDisposable
         app.MapRpc<EchoMessage, EchoMessage>("test/Echo", (request, _) => ValueTask.FromResult(request));
         app.MapRpc<EchoMessage, EchoMessage>("test/Fail", (request, _) => throw new GfsException(ErrorCode.NotFound, $"no such thing: {request.Text}"));
         app.MapRpc<EchoMessage, EchoMessage>("test/NotLeader", (_, _) => throw new GfsException(ErrorCode.NotLeader, "not the leader", "https://leader.example:9000"));
+        app.MapRpc<EchoMessage, EchoMessage>("test/NotLeaderSelf", (_, _) => throw new GfsException(ErrorCode.NotLeader, "not the leader; the leader is me (lost its quorum)", self().Url.ToString()));
         app.MapRpc<EchoMessage, EchoMessage>("test/Crash", (_, _) => throw new InvalidOperationException("secret internal detail"));
         app.MapRpc<SlowRequest, EchoMessage>("test/Slow", async (request, context) =>
         {

@@ -117,6 +117,26 @@ public sealed class TransportTests
     }
 
     [Fact]
+    public async Task MasterClient_WhenTheOnlyMasterKeepsSayingNotLeader_GivesUpWithUnavailable_NotARawNotLeader()
+    {
+        await using var server = await TransportServer.StartAsync(tls: false);
+        var options = new Gfs.Client.GfsClientOptions
+        {
+            Masters = [server.Url],
+            OperationTimeout = TimeSpan.FromSeconds(1),
+            InitialRetryDelay = TimeSpan.FromMilliseconds(10),
+            MaxRetryDelay = TimeSpan.FromMilliseconds(50),
+        };
+        using var master = new Gfs.Client.MasterClient(options, server.Client);
+
+        var e = await Assert.ThrowsAsync<GfsException>(() => master.CallLeaderAsync<EchoMessage, EchoMessage>("test/NotLeaderSelf", new EchoMessage(), TestContext.Current.CancellationToken));
+
+        Assert.Equal(ErrorCode.Unavailable, e.Code);
+        Assert.Contains("no leader answered within 1 s", e.Message, StringComparison.Ordinal);
+        Assert.Contains("the leader is me", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Handler_UnexpectedException_IsInternalWithoutDetails()
     {
         await using var server = await TransportServer.StartAsync(tls: false);
