@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -29,6 +30,10 @@ public static class RpcHosting
             .Validate(o => o.CertificatePath is not null || o.Urls.All(u => !u.StartsWith("https:", StringComparison.OrdinalIgnoreCase)), "https URLs need CertificatePath")
             .ValidateOnStart();
         builder.Services.AddSingleton<RpcDispatcher>();
+
+        // Kestrel's 4 KiB pool blocks make a bulk upload one recv and one pipe segment per 4 KiB;
+        // 64 KiB blocks halve an upload's CPU per byte (docs/benchmarks.md, Transport).
+        builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(new LargeBlockMemoryPoolFactory(LargeBlockMemoryPool.DefaultBlockBytes, LargeBlockMemoryPool.DefaultMaxPooledBlocks));
         builder.Services.AddRouting();
 
         builder.WebHost.ConfigureKestrel(kestrel =>

@@ -26,6 +26,10 @@ public sealed class SinkReply
 
     [Key(2)]
     public string Id { get; set; } = "";
+
+    /// <summary>Largest contiguous segment the handler was handed (Kestrel's pool block size bounds it).</summary>
+    [Key(3)]
+    public int LargestSegment { get; set; }
 }
 
 [MessagePackObject]

@@ -96,6 +96,7 @@ public sealed class TransportServer : IAsyncDisposable
         app.MapUploadRpc<EchoMessage, SinkReply>("test/Sink", async (header, upload, context) =>
         {
             var id = Guid.NewGuid().ToString("N");
+            var largest = 0;
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             var file = new FileStream(Path.Combine(directory.Path, id), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
             await using (file)
@@ -105,6 +106,7 @@ public sealed class TransportServer : IAsyncDisposable
                     {
                         foreach (var memory in segment)
                         {
+                            largest = Math.Max(largest, memory.Length);
                             hash.AppendData(memory.Span);
                             await file.WriteAsync(memory, ct);
                         }
@@ -112,7 +114,7 @@ public sealed class TransportServer : IAsyncDisposable
                     context.CancellationToken);
             }
 
-            return new SinkReply { Length = upload.Length, Sha256 = hash.GetHashAndReset(), Id = id };
+            return new SinkReply { Length = upload.Length, Sha256 = hash.GetHashAndReset(), Id = id, LargestSegment = largest };
         });
 
         app.MapDownloadRpc<SourceRequest, SourceHeader>("test/Source", (request, _) =>

@@ -49,6 +49,9 @@ public sealed class TransportTests
         Assert.Equal(SixtyFourMiB, sink.Length);
         Assert.Equal(expected, sink.Sha256);
 
+        // Kestrel's own pool has 4 KiB blocks; ours (LargeBlockMemoryPool) hands out larger segments.
+        Assert.True(sink.LargestSegment > 4096, $"the largest upload segment was {sink.LargestSegment} bytes: Kestrel is not using the large-block pool");
+
         await using var download = await server.Client.DownloadAsync<SourceRequest, SourceHeader>(server.Url, "test/Source", new SourceRequest { Id = sink.Id });
         Assert.Equal(sink.Id, download.Header.Id);
         Assert.Equal(SixtyFourMiB, download.Length);
