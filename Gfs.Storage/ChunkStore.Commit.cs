@@ -40,8 +40,11 @@ public sealed partial class ChunkStore
 
         public ChunkState? Chunk { get; init; }
 
-        /// <summary>The chunk file holds new bytes that must be fdatasync'd before the record is logged.</summary>
-        public bool SyncData { get; init; }
+        /// <summary>
+        /// When set, the chunk file holds new bytes that must be fdatasync'd through this handle (the one that wrote
+        /// them, leased by the mutation until its commit ends) before the record is logged.
+        /// </summary>
+        public Microsoft.Win32.SafeHandles.SafeFileHandle? SyncData { get; init; }
 
         /// <summary>A chunk file was created: the chunk directory must be fsynced before the record is logged.</summary>
         public bool SyncDirectory { get; init; }
@@ -88,7 +91,7 @@ public sealed partial class ChunkStore
     {
         var batch = new List<CommitRequest>();
         var payloads = new List<ReadOnlyMemory<byte>>();
-        var synced = new HashSet<ChunkState>();
+        var synced = new Dictionary<ChunkState, Microsoft.Win32.SafeHandles.SafeFileHandle>();
         var checkpoints = new List<CommitRequest>();
         var reader = commits.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
@@ -114,7 +117,7 @@ public sealed partial class ChunkStore
         }
     }
 
-    private async Task CommitRoundAsync(ChannelReader<CommitRequest> reader, List<CommitRequest> batch, List<ReadOnlyMemory<byte>> payloads, HashSet<ChunkState> synced, List<CommitRequest> checkpoints)
+    private async Task CommitRoundAsync(ChannelReader<CommitRequest> reader, List<CommitRequest> batch, List<ReadOnlyMemory<byte>> payloads, Dictionary<ChunkState, Microsoft.Win32.SafeHandles.SafeFileHandle> synced, List<CommitRequest> checkpoints)
     {
         batch.Clear();
         checkpoints.Clear();
@@ -148,7 +151,7 @@ public sealed partial class ChunkStore
         }
     }
 
-    private void CommitBatch(List<CommitRequest> batch, List<ReadOnlyMemory<byte>> payloads, HashSet<ChunkState> synced)
+    private void CommitBatch(List<CommitRequest> batch, List<ReadOnlyMemory<byte>> payloads, Dictionary<ChunkState, Microsoft.Win32.SafeHandles.SafeFileHandle> synced)
     {
         if (failure is { } reason)
         {
@@ -170,20 +173,20 @@ public sealed partial class ChunkStore
             foreach (var r in batch)
             {
                 syncDirectory |= r.SyncDirectory;
-                if (r.SyncData && r.Chunk is { } c)
+                if (r.SyncData is { } file && r.Chunk is { } c)
                 {
-                    synced.Add(c);
+                    synced.TryAdd(c, file);
                 }
             }
 
             var failedSync = 0;
             var failedHandle = 0L;
-            void Sync(ChunkState c)
+            void Sync(KeyValuePair<ChunkState, Microsoft.Win32.SafeHandles.SafeFileHandle> c)
             {
-                var rc = Posix.DataSync(c.File, Failpoints.ChunkSync, faults);
+                var rc = Posix.DataSync(c.Value, Failpoints.ChunkSync, faults);
                 if (rc != 0)
                 {
-                    Interlocked.Exchange(ref failedHandle, c.Handle);
+                    Interlocked.Exchange(ref failedHandle, c.Key.Handle);
                     Interlocked.Exchange(ref failedSync, rc);
                 }
             }

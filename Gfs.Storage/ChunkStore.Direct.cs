@@ -37,10 +37,13 @@ public sealed partial class ChunkStore
     private unsafe int TryWriteDirect(ChunkState state, long offset, ReadOnlyMemory<byte> data)
     {
         var length = data.Length & ~(DirectAlignment - 1);
-        if (length == 0 || offset % DirectAlignment != 0 || !DirectWritesActive || DirectFileOf(state) is not { } file)
+        if (length == 0 || offset % DirectAlignment != 0 || !DirectWritesActive || DirectFileOf(state) is not { } lease)
         {
             return 0;
         }
+
+        using var leased = lease;
+        var file = lease.Handle;
 
         using var pin = data.Pin();
         var source = (byte*)pin.Pointer;
@@ -102,10 +105,10 @@ public sealed partial class ChunkStore
         throw new IOException($"O_DIRECT write of {length} bytes at {offset} failed after {before + written} bytes: errno {rc}", rc);
     }
 
-    /// <summary>The chunk's O_DIRECT handle, opened on first use; null (write buffered) when it cannot be opened.</summary>
-    private SafeFileHandle? DirectFileOf(ChunkState state)
+    /// <summary>The chunk's O_DIRECT handle with a reference taken, opened on first use; null (write buffered) when it cannot be opened.</summary>
+    private HandleLease? DirectFileOf(ChunkState state)
     {
-        if (state.DirectFile is { } open)
+        if (state.LeaseDirectFile() is { } open)
         {
             return open;
         }
@@ -119,8 +122,7 @@ public sealed partial class ChunkStore
 
         if (rc == 0 && file is not null)
         {
-            state.SetDirectFile(file);
-            return file;
+            return state.AdoptDirectFile(file);
         }
 
         if (rc == Posix.EINVAL)

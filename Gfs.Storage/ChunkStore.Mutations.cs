@@ -41,7 +41,7 @@ public sealed partial class ChunkStore
             try
             {
                 ThrowIfUnusable();
-                state.SetFile(File.OpenHandle(state.Path, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete));
+                using var created = state.AdoptFile(File.OpenHandle(state.Path, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete), openFiles);
                 // A new empty file needs no data sync: the directory fsync makes its name and inode durable.
                 await CommitAsync(new CommitRequest
                 {
@@ -59,7 +59,7 @@ public sealed partial class ChunkStore
             catch (Exception e)
             {
                 chunks.TryRemove(KeyValuePair.Create(handle, state));
-                state.CloseFile();
+                openFiles.Close(state);
                 TryDelete(state.Path);
                 if (e is IOException io)
                 {
@@ -139,6 +139,9 @@ public sealed partial class ChunkStore
                 return offset;
             }
 
+            // One lease for the whole mutation: the descriptor that writes is the one that syncs.
+            using var lease = LeaseFile(state);
+            var file = lease.Handle;
             var newLength = Math.Max(end, record.Length);
             var firstBlock = (int)(offset / Block);
             var lastBlock = (int)((end - 1) / Block);
@@ -149,11 +152,11 @@ public sealed partial class ChunkStore
             Task? checksums = null;
             if (offset == record.Length && data.Length >= ParallelChecksumBytes)
             {
-                checksums = Task.Run(() => ComputeChecksums(state, record, offset, data.Span, crcs, firstBlock, lastBlock), CancellationToken.None);
+                checksums = Task.Run(() => ComputeChecksums(state, file, record, offset, data.Span, crcs, firstBlock, lastBlock), CancellationToken.None);
             }
             else
             {
-                ComputeChecksums(state, record, offset, data.Span, crcs, firstBlock, lastBlock);
+                ComputeChecksums(state, file, record, offset, data.Span, crcs, firstBlock, lastBlock);
             }
 
             var next = new ChunkRecord(record.Version, newLength, crcs);
@@ -164,7 +167,7 @@ public sealed partial class ChunkStore
                 // Reserve the new space first, so a full disk is reported before any byte changes.
                 if (end > record.Length)
                 {
-                    var rc = Posix.Reserve(FileOf(state), record.Length, end - record.Length, Failpoints.ChunkAllocate, faults);
+                    var rc = Posix.Reserve(file, record.Length, end - record.Length, Failpoints.ChunkAllocate, faults);
                     if (rc != 0)
                     {
                         if (Posix.IsNoSpace(rc))
@@ -178,7 +181,7 @@ public sealed partial class ChunkStore
 
                 if (offset == record.Length)
                 {
-                    WriteAppendedBytes(state, record, offset, data);
+                    WriteAppendedBytes(state, file, record, offset, data);
                 }
             }
             finally
@@ -192,11 +195,11 @@ public sealed partial class ChunkStore
 
             if (offset == record.Length)
             {
-                await CommitAppendAsync(state, record, next, firstBlock, changed).ConfigureAwait(false);
+                await CommitAppendAsync(state, file, record, next, firstBlock, changed).ConfigureAwait(false);
             }
             else
             {
-                await OverwriteBytesAsync(state, next, offset, data, firstBlock, changed).ConfigureAwait(false);
+                await OverwriteBytesAsync(state, file, next, offset, data, firstBlock, changed).ConfigureAwait(false);
             }
 
             return offset;
@@ -214,11 +217,10 @@ public sealed partial class ChunkStore
     /// head goes around the page cache (O_DIRECT) when it can, the rest through it; the following fdatasync is still
     /// needed for the file's metadata (allocation, size) and the device's cache. Any failure cuts the file back.
     /// </summary>
-    private void WriteAppendedBytes(ChunkState state, ChunkRecord record, long offset, ReadOnlyMemory<byte> data)
+    private void WriteAppendedBytes(ChunkState state, SafeFileHandle file, ChunkRecord record, long offset, ReadOnlyMemory<byte> data)
     {
         try
         {
-            var file = FileOf(state);
             var direct = TryWriteDirect(state, offset, data);
             if (direct < data.Length)
             {
@@ -233,7 +235,7 @@ public sealed partial class ChunkStore
         }
         catch (IOException e)
         {
-            Truncate(state, record.Length);
+            Truncate(file, record.Length);
             if (Posix.IsNoSpace(e))
             {
                 throw new ChunkStoreException(ChunkStoreError.NoSpace, $"no space to write chunk {state.Handle:x16}", state.Handle, inner: e);
@@ -244,7 +246,7 @@ public sealed partial class ChunkStore
     }
 
     /// <summary>Then fdatasync (grouped), log, publish.</summary>
-    private async Task CommitAppendAsync(ChunkState state, ChunkRecord record, ChunkRecord next, int firstBlock, ReadOnlyMemory<uint> changed)
+    private async Task CommitAppendAsync(ChunkState state, SafeFileHandle file, ChunkRecord record, ChunkRecord next, int firstBlock, ReadOnlyMemory<uint> changed)
     {
         var payload = new byte[WalRecord.UpdateSize(changed.Length)];
         WalRecord.Encode(payload, state.Handle, next.Version, next.Length, firstBlock, changed.Span, 0, default, overwrite: false);
@@ -253,7 +255,7 @@ public sealed partial class ChunkStore
             await CommitAsync(new CommitRequest
             {
                 Chunk = state,
-                SyncData = true,
+                SyncData = file,
                 Payload = payload,
                 Apply = () =>
                 {
@@ -264,7 +266,7 @@ public sealed partial class ChunkStore
         }
         catch (ChunkStoreException e) when (e.Error == ChunkStoreError.NoSpace)
         {
-            Truncate(state, record.Length);
+            Truncate(file, record.Length);
             throw;
         }
     }
@@ -273,7 +275,7 @@ public sealed partial class ChunkStore
     /// Bytes inside committed data: the log record carries the bytes (redo), so once it is durable the in-place
     /// write can be repeated at start; readers are held off while checksums and bytes change together.
     /// </summary>
-    private async Task OverwriteBytesAsync(ChunkState state, ChunkRecord next, long offset, ReadOnlyMemory<byte> data, int firstBlock, ReadOnlyMemory<uint> changed)
+    private async Task OverwriteBytesAsync(ChunkState state, SafeFileHandle file, ChunkRecord next, long offset, ReadOnlyMemory<byte> data, int firstBlock, ReadOnlyMemory<uint> changed)
     {
         var size = WalRecord.OverwriteSize(changed.Length, data.Length);
         var buffer = ArrayPool<byte>.Shared.Rent(size);
@@ -300,14 +302,14 @@ public sealed partial class ChunkStore
 
             try
             {
-                RandomAccess.Write(state.File, data.Span, offset);
+                RandomAccess.Write(file, data.Span, offset);
             }
             catch (IOException e)
             {
                 throw MarkFailed($"in-place write to chunk {state.Handle:x16} failed: {e.Message}", e);
             }
 
-            var rc = Posix.DataSync(state.File, Failpoints.ChunkSync, faults);
+            var rc = Posix.DataSync(file, Failpoints.ChunkSync, faults);
             if (rc != 0)
             {
                 throw MarkFailed($"fdatasync of chunk {state.Handle:x16} failed: errno {rc}");
@@ -325,7 +327,7 @@ public sealed partial class ChunkStore
     /// New checksums of the blocks [firstBlock, lastBlock]. A block only partly covered by the write keeps bytes
     /// from the file: those are verified first, so a damaged block is never blessed with a fresh checksum.
     /// </summary>
-    private void ComputeChecksums(ChunkState state, ChunkRecord record, long offset, ReadOnlySpan<byte> data, uint[] crcs, int firstBlock, int lastBlock)
+    private void ComputeChecksums(ChunkState state, SafeFileHandle file, ChunkRecord record, long offset, ReadOnlySpan<byte> data, uint[] crcs, int firstBlock, int lastBlock)
     {
         var end = offset + data.Length;
         var newLength = Math.Max(end, record.Length);
@@ -352,7 +354,7 @@ public sealed partial class ChunkStore
                     scratch ??= ArrayPool<byte>.Shared.Rent(Block);
                     var oldEnd = Math.Min(blockStart + Block, record.Length);
                     var old = scratch.AsSpan(0, (int)(oldEnd - blockStart));
-                    var read = ReadFully(state, old, blockStart);
+                    var read = ReadFully(file, old, blockStart);
                     if (read < old.Length || Crc32C.Compute(old) != record.Checksums[b])
                     {
                         var reason = "bytes kept by a partial overwrite do not match their checksum";
@@ -374,11 +376,12 @@ public sealed partial class ChunkStore
         }
     }
 
-    private SafeFileHandle FileOf(ChunkState state)
+    /// <summary>The chunk file's handle with a reference taken (dispose it); a missing file is reported as corruption.</summary>
+    private HandleLease LeaseFile(ChunkState state)
     {
         try
         {
-            return state.File;
+            return state.LeaseFile(openFiles);
         }
         catch (FileNotFoundException e)
         {
@@ -388,12 +391,12 @@ public sealed partial class ChunkStore
         }
     }
 
-    private int ReadFully(ChunkState state, Span<byte> destination, long offset)
+    private static int ReadFully(SafeFileHandle file, Span<byte> destination, long offset)
     {
         var total = 0;
         while (total < destination.Length)
         {
-            var n = RandomAccess.Read(FileOf(state), destination[total..], offset + total);
+            var n = RandomAccess.Read(file, destination[total..], offset + total);
             if (n == 0)
             {
                 break;
@@ -405,11 +408,11 @@ public sealed partial class ChunkStore
         return total;
     }
 
-    private void Truncate(ChunkState state, long length)
+    private static void Truncate(SafeFileHandle file, long length)
     {
         try
         {
-            RandomAccess.SetLength(state.File, length);
+            RandomAccess.SetLength(file, length);
         }
         catch (IOException)
         {
@@ -479,7 +482,7 @@ public sealed partial class ChunkStore
 
             // Metadata first, unlink after: a crash in between leaves an orphan file, removed at start.
             await state.Gate.EnterWriteAsync().ConfigureAwait(false);
-            state.CloseFile();
+            openFiles.Close(state);
             state.Gate.ExitWrite();
             TryDelete(state.Path);
             chunks.TryRemove(KeyValuePair.Create(handle, state));

@@ -68,7 +68,8 @@ public sealed partial class ChunkStore
                 return 0;
             }
 
-            var file = FileOf(state);
+            using var lease = LeaseFile(state);
+            var file = lease.Handle;
             var window = options.ReadWindow;
             var stop = Math.Min(record.Length, (end + Block - 1) / Block * Block);
             var buffer = ArrayPool<byte>.Shared.Rent(window);

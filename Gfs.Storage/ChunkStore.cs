@@ -27,6 +27,7 @@ public sealed partial class ChunkStore : IChunkStore
     private readonly Channel<CommitRequest> commits = Channel.CreateUnbounded<CommitRequest>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task committer;
     private readonly ITimer checkpointTimer;
+    private readonly OpenFileCache openFiles;
     private volatile string? failure;
     private volatile bool closed;
     private int overwritesInFlight;
@@ -40,6 +41,7 @@ public sealed partial class ChunkStore : IChunkStore
         chunkDirectory = Path.Combine(options.Directory, "chunks");
         this.index = index;
         this.wal = wal;
+        openFiles = new OpenFileCache(options.MaxOpenFiles);
         foreach (var (handle, state) in states)
         {
             chunks[handle] = state;
@@ -57,6 +59,12 @@ public sealed partial class ChunkStore : IChunkStore
 
     /// <inheritdoc />
     public event EventHandler<CorruptChunkEventArgs>? CorruptChunkDetected;
+
+    /// <summary>Chunks whose files are open now (bounded by <see cref="ChunkStoreOptions.MaxOpenFiles"/>).</summary>
+    internal int OpenChunkFiles => openFiles.Count;
+
+    /// <summary>Chunks whose files were closed to stay within <see cref="ChunkStoreOptions.MaxOpenFiles"/>.</summary>
+    internal long OpenFileEvictions => openFiles.Evictions;
 
     /// <summary>Largest chunk this store accepts.</summary>
     public long ChunkSize => options.ChunkSize;
@@ -184,7 +192,7 @@ public sealed partial class ChunkStore : IChunkStore
         index.Dispose();
         foreach (var state in chunks.Values)
         {
-            state.CloseFile();
+            openFiles.Close(state);
             state.Mutex.Release(); // callers still waiting see Closed
         }
     }

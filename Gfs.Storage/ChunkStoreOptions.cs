@@ -53,6 +53,14 @@ public sealed class ChunkStoreOptions
     /// </summary>
     public bool DirectWrites { get; set; } = true;
 
+    /// <summary>
+    /// Most chunks whose files the store keeps open (each holds one descriptor, two once written with O_DIRECT);
+    /// the least recently used are closed above it and reopened on their next use. Default 1024, so a chunkserver
+    /// with hundreds of thousands of chunks (small files are a chunk each) stays far below the process's
+    /// descriptor limit (20,000 here; 1,024 on many systems before .NET raises it to the hard limit).
+    /// </summary>
+    public int MaxOpenFiles { get; set; } = 1024;
+
     /// <summary>Test seam: named fault injection points (see <see cref="Io.Failpoints"/>).</summary>
     internal Io.Failpoints? Failpoints { get; set; }
 
@@ -74,6 +82,11 @@ public sealed class ChunkStoreOptions
         if (CheckpointInterval <= TimeSpan.Zero)
         {
             Fail("CheckpointInterval must be positive");
+        }
+
+        if (MaxOpenFiles < 1)
+        {
+            Fail($"MaxOpenFiles {MaxOpenFiles} must be at least 1");
         }
 
         if (CheckpointWalBytes <= 0)

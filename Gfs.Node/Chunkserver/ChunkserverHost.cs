@@ -67,7 +67,7 @@ internal sealed class ChunkserverHost : IAsyncDisposable
             o.CertificateKeyPath = key;
         });
 
-        var storeOptions = new ChunkStoreOptions { Directory = Path.Combine(directory, "chunks") };
+        var storeOptions = new ChunkStoreOptions { Directory = Path.Combine(directory, "chunks"), MaxOpenFiles = options.MaxOpenFiles };
         IChunkStore store = await ChunkStore.OpenAsync(storeOptions, time, cancellationToken).ConfigureAwait(false);
         var rpc = new RpcClient(clientOptions ?? new RpcClientOptions
         {

@@ -30,6 +30,9 @@ public sealed class ChunkserverOptions
     /// <summary>Budget of one call to another chunkserver (apply) or to a master (heartbeat). Default 10 s.</summary>
     public TimeSpan PeerCallTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Most chunks whose files are kept open (least recently used ones are closed above it). Default 1024.</summary>
+    public int MaxOpenFiles { get; set; } = 1024;
+
     /// <summary>Record-append sequences remembered per client and chunk (exactly-once window). Default 64.</summary>
     public int AppendTableSize { get; set; } = 64;
 
@@ -54,6 +57,11 @@ public sealed class ChunkserverOptions
         if (HeartbeatInterval <= TimeSpan.Zero || BufferTtl <= TimeSpan.Zero || FullReportInterval <= TimeSpan.Zero || PeerCallTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentException("intervals and timeouts must be positive");
+        }
+
+        if (MaxOpenFiles < 1)
+        {
+            throw new ArgumentException("--max-open-files must be at least 1");
         }
 
         if (AppendTableSize < 1)

@@ -21,11 +21,12 @@ internal static class ChunkserverCommand
         var rack = new Option<string>("--rack") { Description = "Rack name reported to the masters (placement spreads replicas across racks).", DefaultValueFactory = _ => "" };
         var bufferMiB = new Option<int>("--buffer-mib") { Description = "Most MiB of pushed data held at once; a push waits for room up to its deadline.", DefaultValueFactory = _ => 1024 };
         var heartbeatMs = new Option<int>("--heartbeat-ms") { Description = "Milliseconds between heartbeats to each master.", DefaultValueFactory = _ => 1000 };
+        var maxOpenFiles = new Option<int>("--max-open-files") { Description = "Most chunk files kept open at once; the least recently used are closed above it.", DefaultValueFactory = _ => 1024 };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Least severe log level written to stderr.", DefaultValueFactory = _ => LogLevel.Information };
 
         var command = new Command("chunkserver", "Run a chunkserver: store chunks, heartbeat to every master, serve pushes, writes, appends and reads.")
         {
-            masters, data, listen, certificate, key, rack, bufferMiB, heartbeatMs, logLevel,
+            masters, data, listen, certificate, key, rack, bufferMiB, heartbeatMs, maxOpenFiles, logLevel,
         };
         command.SetAction((parse, ct) => RunAsync(
             parse.GetRequiredValue(masters),
@@ -36,12 +37,13 @@ internal static class ChunkserverCommand
             parse.GetRequiredValue(rack),
             parse.GetValue(bufferMiB),
             parse.GetValue(heartbeatMs),
+            parse.GetValue(maxOpenFiles),
             parse.GetValue(logLevel),
             ct));
         return command;
     }
 
-    private static async Task<int> RunAsync(string masters, string data, string listen, string? certificate, string? key, string rack, int bufferMiB, int heartbeatMs, LogLevel logLevel, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string masters, string data, string listen, string? certificate, string? key, string rack, int bufferMiB, int heartbeatMs, int maxOpenFiles, LogLevel logLevel, CancellationToken cancellationToken)
     {
         ChunkserverOptions options;
         try
@@ -53,6 +55,7 @@ internal static class ChunkserverCommand
                 Rack = rack,
                 BufferBytes = bufferMiB > 0 ? (long)bufferMiB << 20 : throw new ArgumentException("--buffer-mib must be positive"),
                 HeartbeatInterval = heartbeatMs > 0 ? TimeSpan.FromMilliseconds(heartbeatMs) : throw new ArgumentException("--heartbeat-ms must be positive"),
+                MaxOpenFiles = maxOpenFiles,
             };
             var url = ParseUrl(listen);
             if (url.Scheme == "https" && certificate is null)

@@ -33,56 +33,37 @@ internal sealed class ChunkState(long handle, string path)
 
     public ChunkGate Gate { get; } = new();
 
-    public SafeFileHandle File
-    {
-        get
-        {
-            var f = file;
-            if (f is not null)
-            {
-                return f;
-            }
-
-            lock (this)
-            {
-                if (file is null)
-                {
-                    file = System.IO.File.OpenHandle(Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-                    Io.Posix.AdviseSequential(file);
-                }
-
-                return file;
-            }
-        }
-    }
+    /// <summary>This chunk's place in <see cref="OpenFileCache"/>'s order while it has open handles; owned by the cache's lock.</summary>
+    public LinkedListNode<ChunkState>? OpenNode { get; set; }
 
     /// <summary>
-    /// The chunk's second handle, opened with O_DIRECT when a direct write first happens (by the mutation holding
-    /// <see cref="Mutex"/>); closed with the file. Null until then.
+    /// The chunk's (buffered) handle with a reference taken, opening the file if the cache closed it. Dispose the
+    /// lease when done. A mutation holds its lease from its write to its sync, so the descriptor that wrote is the
+    /// one that syncs and sees any write-back error (Linux reports it only to descriptors open when it happened).
     /// </summary>
-    public SafeFileHandle? DirectFile
+    /// <exception cref="FileNotFoundException">The chunk file is gone.</exception>
+    public HandleLease LeaseFile(OpenFileCache cache)
     {
-        get
-        {
-            lock (this)
-            {
-                return directFile;
-            }
-        }
-    }
-
-    /// <summary>Keeps <paramref name="handle"/> as the direct handle (disposing any earlier one).</summary>
-    public void SetDirectFile(SafeFileHandle handle)
-    {
+        SafeFileHandle leased;
         lock (this)
         {
-            directFile?.Dispose();
-            directFile = handle;
+            if (file is null)
+            {
+                file = System.IO.File.OpenHandle(Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+                Io.Posix.AdviseSequential(file);
+            }
+
+            leased = AddRef(file);
         }
+
+        cache.Touch(this);
+        return new HandleLease(leased);
     }
 
-    public void SetFile(SafeFileHandle handle)
+    /// <summary>Makes <paramref name="handle"/> (a file just created) the chunk's handle and leases it.</summary>
+    public HandleLease AdoptFile(SafeFileHandle handle, OpenFileCache cache)
     {
+        SafeFileHandle leased;
         lock (this)
         {
             file?.Dispose();
@@ -90,10 +71,35 @@ internal sealed class ChunkState(long handle, string path)
             directFile?.Dispose();
             directFile = null;
             Io.Posix.AdviseSequential(handle);
+            leased = AddRef(handle);
+        }
+
+        cache.Touch(this);
+        return new HandleLease(leased);
+    }
+
+    /// <summary>The chunk's O_DIRECT handle with a reference taken, or null when none is open.</summary>
+    public HandleLease? LeaseDirectFile()
+    {
+        lock (this)
+        {
+            return directFile is null ? null : new HandleLease(AddRef(directFile));
         }
     }
 
-    public void CloseFile()
+    /// <summary>Keeps <paramref name="handle"/> as the O_DIRECT handle (disposing any earlier one) and leases it.</summary>
+    public HandleLease AdoptDirectFile(SafeFileHandle handle)
+    {
+        lock (this)
+        {
+            directFile?.Dispose();
+            directFile = handle;
+            return new HandleLease(AddRef(handle));
+        }
+    }
+
+    /// <summary>Closes both handles; a descriptor still leased closes when its last lease is disposed. Call through <see cref="OpenFileCache"/>.</summary>
+    public void CloseHandles()
     {
         lock (this)
         {
@@ -102,5 +108,12 @@ internal sealed class ChunkState(long handle, string path)
             directFile?.Dispose();
             directFile = null;
         }
+    }
+
+    private static SafeFileHandle AddRef(SafeFileHandle handle)
+    {
+        var added = false;
+        handle.DangerousAddRef(ref added);
+        return added ? handle : throw new ObjectDisposedException(nameof(SafeFileHandle));
     }
 }

@@ -71,6 +71,9 @@ public sealed class GfsCluster : IAsyncDisposable
 
     public bool IsChunkserverRunning(int index) => chunkservers[index] is { HasExited: false };
 
+    /// <summary>The operating-system process id of chunkserver <paramref name="index"/>.</summary>
+    public int ChunkserverProcessId(int index) => (chunkservers[index] ?? throw new InvalidOperationException($"chunkserver {index} is not running")).Id;
+
     /// <summary>The index of the chunkserver with this id, or -1.</summary>
     public int ChunkserverIndex(string serverId) => Array.IndexOf(ChunkserverIds, serverId);
 
