@@ -34,10 +34,11 @@ internal static class BenchCommand
         var json = ClientCommand.JsonOption();
         var noDrop = new Option<bool>("--no-drop-caches") { Description = "Do not drop the page cache before the read, even as root." };
         var baseline = new Option<string?>("--baseline-dir") { Description = "Measure the raw local disk here first, in the same run (default: the temporary directory; none when a cluster is given and this is not)." };
+        var noWarmup = new Option<bool>("--no-warmup") { Description = "Skip the unmeasured warm-up pass (a smaller run of every measurement first, so that the processes' code is compiled before anything is timed)." };
         var chunkservers = new Option<int>("--chunkservers") { Description = "Chunkservers of the temporary cluster started when no masters are configured.", DefaultValueFactory = _ => 3 };
         var command = new Command("bench", "Measure a cluster: sequential and parallel write, cold read, small-file create, stat, delete, mkdir and record-append rates.")
         {
-            masters, size, files, runs, json, noDrop, chunkservers, baseline,
+            masters, size, files, runs, json, noDrop, chunkservers, baseline, noWarmup,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -53,7 +54,7 @@ internal static class BenchCommand
                     throw ClientCommand.Usage("--files and --runs must be at least 1, --chunkservers at least 3 (files are written with replication 3)");
                 }
 
-                return await RunAsync(host, parse.GetValue(masters), new BenchSettings(bytes, parse.GetValue(files), !parse.GetValue(noDrop), parse.GetValue(baseline)), parse.GetValue(runs), parse.GetValue(chunkservers), parse.GetValue(json), ct);
+                return await RunAsync(host, parse.GetValue(masters), new BenchSettings(bytes, parse.GetValue(files), !parse.GetValue(noDrop), parse.GetValue(baseline)), parse.GetValue(runs), parse.GetValue(chunkservers), !parse.GetValue(noWarmup), parse.GetValue(json), ct);
             }
             catch (Exception e)
             {
@@ -63,7 +64,7 @@ internal static class BenchCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(CliHost host, string? mastersFlag, BenchSettings settings, int runs, int chunkservers, bool json, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(CliHost host, string? mastersFlag, BenchSettings settings, int runs, int chunkservers, bool warmup, bool json, CancellationToken cancellationToken)
     {
         var configured = MastersResolver.TryResolve(mastersFlag, host.GetEnvironmentVariable, host.HomeDirectory);
         DevCluster? cluster = null;
@@ -86,6 +87,15 @@ internal static class BenchCommand
             }
 
             var runner = new BenchRunner(() => host.Connect(masters), settings, host.Error);
+            if (warmup)
+            {
+                // .NET compiles code on first use and recompiles hot code a while later: the first seconds of fresh
+                // processes (a temporary cluster, and this client always) run slower and burn CPU in the JIT.
+                var warm = BenchRunner.WarmupSettings(settings);
+                await host.Error.WriteLineAsync($"gfs bench: warm-up pass, not measured ({Sizes.Human(warm.Size)}, {warm.Files} small files)");
+                await new BenchRunner(() => host.Connect(masters), warm, TextWriter.Null).RunOnceAsync($"/gfs-bench-warmup-{Guid.NewGuid():N}", cancellationToken);
+            }
+
             var all = new List<IReadOnlyList<BenchResultJson>>();
             for (var run = 0; run < runs; run++)
             {

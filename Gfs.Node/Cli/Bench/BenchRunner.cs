@@ -85,6 +85,13 @@ internal sealed partial class BenchRunner(Func<IGfsFileSystem> connect, BenchSet
         return results;
     }
 
+    /// <summary>Settings of the unmeasured warm-up pass: an eighth of the data (at least 64 MiB), a tenth of the files (at least 200), no raw-disk baseline, no cache drop.</summary>
+    public static BenchSettings WarmupSettings(BenchSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return new BenchSettings(Math.Min(settings.Size, Math.Max(64L << 20, settings.Size / 8)), Math.Min(settings.Files, Math.Max(200, settings.Files / 10)), DropCaches: false, BaselineDirectory: null);
+    }
+
     /// <summary>The median over runs of each figure, in the order of the first run.</summary>
     public static IReadOnlyList<BenchResultJson> Median(IReadOnlyList<IReadOnlyList<BenchResultJson>> runs)
     {

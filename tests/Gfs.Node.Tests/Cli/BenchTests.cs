@@ -39,6 +39,17 @@ public sealed class BenchTests
         Assert.All(fs.AppendedLengths, length => Assert.Equal(BenchRunner.AppendRecordSize, length));
     }
 
+    [Theory]
+    [InlineData(1L << 30, 10_000, 128L << 20, 1000)]
+    [InlineData(100L << 20, 500, 64L << 20, 200)]
+    [InlineData(8L << 20, 40, 8L << 20, 40)]
+    public void Warmup_IsASmallerPassWithoutBaselineOrCacheDrop(long size, int files, long warmSize, int warmFiles)
+    {
+        var warm = BenchRunner.WarmupSettings(new BenchSettings(size, files, DropCaches: true, BaselineDirectory: "/tmp"));
+
+        Assert.Equal(new BenchSettings(warmSize, warmFiles, DropCaches: false, BaselineDirectory: null), warm);
+    }
+
     [Fact]
     public void Json_IsExactlyTheResultsArray()
     {
