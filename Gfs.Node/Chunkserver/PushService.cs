@@ -90,13 +90,28 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
                 throw new GfsException(ErrorCode.Conflict, $"data {request.DataId}: {source} holds {pull.Length} bytes, {request.Length} expected");
             }
 
-            await pull.CopyToAsync(
-                (data, _) =>
+            // Straight into the entry's buffer (over h2c the socket receives into it); downstream pulls see each read at once.
+            if (pull.Length > 0)
+            {
+                if (!entry.TryAcquire())
                 {
-                    entry.Append(data);
-                    return ValueTask.CompletedTask;
-                },
-                ct).ConfigureAwait(false);
+                    throw new GfsException(ErrorCode.NotFound, $"data {request.DataId} was dropped from the push buffer");
+                }
+
+                try
+                {
+                    while (pull.Remaining > 0)
+                    {
+                        var n = await pull.ReadAsync(entry.GetFillMemory(), ct).ConfigureAwait(false);
+                        entry.Advance(n);
+                    }
+                }
+                finally
+                {
+                    entry.Release();
+                }
+            }
+
             entry.Complete(request.Crc32C);
         }
         catch (Exception e)
