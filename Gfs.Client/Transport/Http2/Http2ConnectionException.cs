@@ -15,7 +15,9 @@ internal sealed class Http2ConnectionException : IOException
 
     /// <summary>
     /// True when the server is known not to have processed the request (GOAWAY below its stream id,
-    /// REFUSED_STREAM, or a request that could not be sent at all): retrying it elsewhere is safe.
+    /// REFUSED_STREAM, a connection that could not be opened or a send that failed), or presumed not
+    /// to have (a pooled connection that closed before the server sent anything on the stream). The
+    /// data client retries such a request once, on a new connection, only when it can be replayed.
     /// </summary>
     public bool NotProcessed { get; }
 }
