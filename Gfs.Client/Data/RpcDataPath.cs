@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using Gfs.Client.Protocol;
 using Gfs.Client.Protocol.Chunk;
@@ -71,15 +70,13 @@ internal sealed class RpcDataPath(GfsClientOptions options, RpcClient rpc, Maste
                 throw new GfsException(ErrorCode.MalformedMessage, $"{ChunkRoutes.Read} on {node}: {download.Length} bytes sent for {destination.Length} asked");
             }
 
+            // Straight into the piece buffer: over h2c the socket receives into it, no copy in between.
             var filled = 0;
-            await download.CopyToAsync(
-                (segment, _) =>
-                {
-                    segment.CopyTo(destination.Span[filled..]);
-                    filled += (int)segment.Length;
-                    return ValueTask.CompletedTask;
-                },
-                cancellationToken).ConfigureAwait(false);
+            while (download.Remaining > 0)
+            {
+                filled += await download.ReadAsync(destination[filled..(int)download.Length], cancellationToken).ConfigureAwait(false);
+            }
+
             return filled;
         }
     }

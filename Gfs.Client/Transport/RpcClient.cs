@@ -1,22 +1,26 @@
 using System.Buffers;
-using System.IO.Pipelines;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Gfs.Client.Protocol;
+using Gfs.Client.Transport.Http2;
 
 namespace Gfs.Client.Transport;
 
 /// <summary>
 /// Calls RPCs on Gfs nodes: MessagePack bodies over HTTP/2, with TLS (ALPN h2) for <c>https</c>
-/// URLs and cleartext h2c for <c>http</c> URLs. One instance shares one connection pool; it is safe
-/// for concurrent use and should live as long as the application.
+/// URLs and cleartext h2c for <c>http</c> URLs. Unary calls go through <see cref="HttpClient"/>;
+/// uploads and downloads go through Gfs's own HTTP/2 data client, which sends and accepts large
+/// frames and reads downloaded data straight into the caller's buffer (docs/protocol.md). One
+/// instance shares one set of connection pools; it is safe for concurrent use and should live as
+/// long as the application.
 /// </summary>
 public sealed class RpcClient : IDisposable
 {
     private static readonly MediaTypeHeaderValue MessagePackType = new(WireFormat.ContentType);
     private readonly HttpClient http;
+    private readonly Http2DataClient data;
 
     /// <summary>Creates a client with its own connection pool.</summary>
     public RpcClient(RpcClientOptions options)
@@ -49,6 +53,15 @@ public sealed class RpcClient : IDisposable
             DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
             Timeout = Timeout.InfiniteTimeSpan,
         };
+
+        data = new Http2DataClient(new Http2ClientSettings
+        {
+            ConnectTimeout = options.ConnectTimeout,
+            StreamReceiveWindow = options.Http2StreamWindowBytes,
+            MaxFrameSize = options.Http2MaxFrameBytes,
+            ValidateCertificate = options.TrustedRoots.Count > 0 ? ValidateAgainstTrustedRoots : null,
+            ClientCertificate = options.ClientCertificate,
+        });
     }
 
     /// <summary>The settings this client was created with.</summary>
@@ -101,27 +114,23 @@ public sealed class RpcClient : IDisposable
     {
         ArgumentNullException.ThrowIfNull(writeData);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        var budget = timeout ?? Options.DefaultStreamTimeout;
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(budget);
-        using var message = CreateRequest(node, route, budget);
-        message.Content = new UploadContent<TRequest>(header, length, writeData, MessagePackType);
-
-        try
-        {
-            using var response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
-            return await ReadUnaryReplyAsync<TResponse>(response, deadline.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (MapFailure(e, node, route, cancellationToken) is { } mapped)
-        {
-            throw mapped;
-        }
+        return await UploadCoreAsync<TRequest, TResponse>(node, route, header, length, writeData, ReadOnlyMemory<byte>.Empty, timeout, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Calls an upload RPC whose data is already in memory.</summary>
+    /// <summary>
+    /// Calls an upload RPC whose data is already in memory. The bytes go to the connection straight
+    /// from <paramref name="data"/>, without an intermediate copy (h2c); a request the server provably
+    /// did not process (a pooled connection found closed) is sent again on a new connection.
+    /// </summary>
+    /// <param name="node">Base URL of the node.</param>
+    /// <param name="route">The RPC route below <c>/rpc/</c>.</param>
+    /// <param name="header">The request header object.</param>
+    /// <param name="data">The data; it must not change until the call completes.</param>
+    /// <param name="timeout">The call's time budget; <see cref="RpcClientOptions.DefaultStreamTimeout"/> when null.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
     public Task<TResponse> UploadAsync<TRequest, TResponse>(
         Uri node, string route, TRequest header, ReadOnlyMemory<byte> data, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
-        => UploadAsync<TRequest, TResponse>(node, route, header, data.Length, (stream, ct) => stream.WriteAsync(data, ct), timeout, cancellationToken);
+        => UploadCoreAsync<TRequest, TResponse>(node, route, header, data.Length, null, data, timeout, cancellationToken);
 
     /// <summary>
     /// Calls a download RPC. The returned object holds the reply header and a stream of the data;
@@ -139,50 +148,53 @@ public sealed class RpcClient : IDisposable
         var budget = timeout ?? Options.DefaultStreamTimeout;
         var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(budget);
-        HttpResponseMessage? response = null;
-        PipeReader? reader = null;
+        Http2Connection? connection = null;
         try
         {
-            using var message = CreateRequest(node, route, budget);
             var body = new ArrayBufferWriter<byte>(256);
             MessagePack.MessagePackSerializer.Serialize(body, request, WireFormat.Options, CancellationToken.None);
-            message.Content = new ReadOnlyMemoryContent(body.WrittenMemory);
-            message.Content.Headers.ContentType = MessagePackType;
+            (connection, var head) = await data.ExchangeAsync(
+                node, route, budget, body.WrittenCount, body.WrittenMemory, firstEndsStream: true, sendBody: null, replayable: true, deadline.Token).ConfigureAwait(false);
+            ThrowIfNotMessagePack(head.Status, head.ContentType);
 
-            response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
-            ThrowIfNotMessagePack(response);
-            var stream = await response.Content.ReadAsStreamAsync(deadline.Token).ConfigureAwait(false);
-            reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: Options.StreamBufferBytes, minimumReadSize: Options.StreamBufferBytes / 4));
+            // The envelope and the bin32 header come first; whatever data arrived with them is given back to the connection.
+            var prefix = new ArrayBufferWriter<byte>(1024);
             while (true)
             {
-                var read = await reader.ReadAsync(deadline.Token).ConfigureAwait(false);
-                if (Envelope.TryReadDownloadPrefix<TResponse>(read.Buffer, Options.MaxReplyBytes, out var header, out var length, out var consumed))
-                {
-                    reader.AdvanceTo(read.Buffer.GetPosition(consumed));
-                    return new RpcDownload<TResponse>(header, length, reader, response, deadline, node, route);
-                }
-
-                if (read.IsCompleted)
+                var n = await connection.ReadDataAsync(prefix.GetMemory(4096)[..4096], deadline.Token).ConfigureAwait(false);
+                if (n == 0)
                 {
                     throw new GfsException(ErrorCode.MalformedMessage, $"{route}: reply ended inside its envelope");
                 }
 
-                if (read.Buffer.Length > Options.MaxReplyBytes)
+                prefix.Advance(n);
+                if (Envelope.TryReadDownloadPrefix<TResponse>(new ReadOnlySequence<byte>(prefix.WrittenMemory), Options.MaxReplyBytes, out var header, out var length, out var consumed))
+                {
+                    connection.Unread(prefix.WrittenSpan[(int)consumed..]);
+                    return new RpcDownload<TResponse>(header, length, connection, data, deadline, node, route, Options.StreamBufferBytes);
+                }
+
+                if (prefix.WrittenCount > Options.MaxReplyBytes)
                 {
                     throw new GfsException(ErrorCode.PayloadTooLarge, $"{route}: reply header is larger than {Options.MaxReplyBytes} bytes");
                 }
-
-                reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
             }
         }
         catch (Exception e)
         {
-            if (reader is not null)
+            if (connection is not null)
             {
-                await reader.CompleteAsync().ConfigureAwait(false);
+                if (e is GfsException)
+                {
+                    // A typed error envelope: the stream ends right after it, and the connection is fine.
+                    await data.FinishAsync(connection, node, deadline.Token).ConfigureAwait(false);
+                }
+                else
+                {
+                    connection.Abort();
+                }
             }
 
-            response?.Dispose();
             deadline.Dispose();
             if (MapFailure(e, node, route, cancellationToken) is { } mapped)
             {
@@ -193,8 +205,30 @@ public sealed class RpcClient : IDisposable
         }
     }
 
+    private async Task<TResponse> UploadCoreAsync<TRequest, TResponse>(
+        Uri node, string route, TRequest header, long length, Func<Stream, CancellationToken, ValueTask>? writeData, ReadOnlyMemory<byte> bytes, TimeSpan? timeout, CancellationToken cancellationToken)
+    {
+        var budget = timeout ?? Options.DefaultStreamTimeout;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(budget);
+        var prefix = new ArrayBufferWriter<byte>(256);
+        Envelope.WriteUploadPrefix(prefix, header, length);
+        try
+        {
+            return await data.UploadAsync<TResponse>(node, route, budget, prefix.WrittenMemory, length, writeData, bytes, Options.MaxReplyBytes, deadline.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (MapFailure(e, node, route, cancellationToken) is { } mapped)
+        {
+            throw mapped;
+        }
+    }
+
     /// <inheritdoc />
-    public void Dispose() => http.Dispose();
+    public void Dispose()
+    {
+        http.Dispose();
+        data.Dispose();
+    }
 
     /// <summary>
     /// Turns transport-level failures into typed errors. Returns null for exceptions that should
@@ -257,22 +291,33 @@ public sealed class RpcClient : IDisposable
                 }
             }
 
-            var sequence = new ReadOnlySequence<byte>(buffer.WrittenMemory);
-            var status = MessagePackFraming.Measure(sequence, WireFormat.MaxDepth, Options.MaxReplyBytes, out _);
-            Envelope.ThrowIfFramingFailed(status, "reply");
-            return Envelope.ReadReply<T>(sequence);
+            return DecodeUnaryReply<T>(new ReadOnlySequence<byte>(buffer.WrittenMemory), Options.MaxReplyBytes);
         }
+    }
+
+    /// <summary>Checks a whole unary reply's framing with bounded work, then decodes it (a typed error envelope throws).</summary>
+    internal static T DecodeUnaryReply<T>(ReadOnlySequence<byte> body, int maxReplyBytes)
+    {
+        var status = MessagePackFraming.Measure(body, WireFormat.MaxDepth, maxReplyBytes, out _);
+        Envelope.ThrowIfFramingFailed(status, "reply");
+        return Envelope.ReadReply<T>(body);
     }
 
     /// <summary>A reply that is not MessagePack came from something other than a Gfs handler (a proxy, or the HTTP layer itself).</summary>
     private static void ThrowIfNotMessagePack(HttpResponseMessage response)
+        => ThrowIfNotMessagePack((int)response.StatusCode, response.Content.Headers.ContentType?.MediaType);
+
+    /// <summary>A reply that is not MessagePack came from something other than a Gfs handler: its HTTP status is mapped to the nearest code.</summary>
+    internal static void ThrowIfNotMessagePack(int status, string? contentType)
     {
-        if (response.Content.Headers.ContentType?.MediaType == WireFormat.ContentType)
+        var semicolon = contentType?.IndexOf(';', StringComparison.Ordinal) ?? -1;
+        var mediaType = semicolon >= 0 ? contentType![..semicolon].Trim() : contentType;
+        if (string.Equals(mediaType, WireFormat.ContentType, StringComparison.OrdinalIgnoreCase))
         {
             return;
         }
 
-        var code = response.StatusCode switch
+        var code = (HttpStatusCode)status switch
         {
             HttpStatusCode.NotFound => ErrorCode.UnknownRoute,
             HttpStatusCode.RequestEntityTooLarge => ErrorCode.PayloadTooLarge,
@@ -284,7 +329,7 @@ public sealed class RpcClient : IDisposable
             HttpStatusCode.ServiceUnavailable or HttpStatusCode.BadGateway => ErrorCode.Unavailable,
             _ => ErrorCode.Internal,
         };
-        throw new GfsException(code, $"HTTP {(int)response.StatusCode} {response.ReasonPhrase} without a Gfs reply envelope");
+        throw new GfsException(code, $"HTTP {status} {(HttpStatusCode)status} without a Gfs reply envelope");
     }
 
     private bool ValidateAgainstTrustedRoots(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)

@@ -7,6 +7,8 @@ namespace Gfs.Client.Transport;
 /// </summary>
 public sealed record RpcClientOptions
 {
+    private readonly int http2MaxFrameBytes = 1024 * 1024;
+
     /// <summary>Time budget of a unary call when the caller gives none. Default 30 s.</summary>
     public TimeSpan DefaultTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -24,6 +26,22 @@ public sealed record RpcClientOptions
     /// at one window per round trip; default 16 MiB.
     /// </summary>
     public int Http2StreamWindowBytes { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// SETTINGS_MAX_FRAME_SIZE that the upload and download client advertises: the largest DATA
+    /// frame the server may send it. Between 16 KiB and 16 MiB - 1; default 1 MiB (the protocol's
+    /// default of 16 KiB costs a frame, and its bookkeeping, per 16 KiB).
+    /// </summary>
+    public int Http2MaxFrameBytes
+    {
+        get => http2MaxFrameBytes;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 16 * 1024);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, (16 * 1024 * 1024) - 1);
+            http2MaxFrameBytes = value;
+        }
+    }
 
     /// <summary>
     /// Certificates that are trusted as roots for <c>https</c> servers (the cluster CA). When empty,

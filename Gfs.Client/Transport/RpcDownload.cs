@@ -1,33 +1,38 @@
 using System.Buffers;
-using System.IO.Pipelines;
 using Gfs.Client.Protocol;
+using Gfs.Client.Transport.Http2;
 
 namespace Gfs.Client.Transport;
 
 /// <summary>
 /// A download in progress: the reply header and the streamed bytes that follow it. Read the bytes
-/// through <see cref="Body"/> or one of the CopyToAsync overloads, then dispose.
+/// with <see cref="ReadAsync"/> (straight into your buffer), through <see cref="Body"/>, or with one
+/// of the CopyToAsync overloads, then dispose. Not safe for concurrent use.
 /// </summary>
 /// <typeparam name="THeader">Type of the reply header.</typeparam>
 public sealed class RpcDownload<THeader> : IAsyncDisposable
 {
-    private readonly PipeReader reader;
-    private readonly HttpResponseMessage response;
+    private readonly Http2Connection connection;
+    private readonly Http2DataClient client;
     private readonly CancellationTokenSource deadline;
     private readonly Uri node;
     private readonly string route;
+    private readonly int copyBufferBytes;
     private long remaining;
+    private bool failed;
+    private bool disposed;
 
-    internal RpcDownload(THeader header, long length, PipeReader reader, HttpResponseMessage response, CancellationTokenSource deadline, Uri node, string route)
+    internal RpcDownload(THeader header, long length, Http2Connection connection, Http2DataClient client, CancellationTokenSource deadline, Uri node, string route, int copyBufferBytes)
     {
         Header = header;
         Length = length;
         remaining = length;
-        this.reader = reader;
-        this.response = response;
+        this.connection = connection;
+        this.client = client;
         this.deadline = deadline;
         this.node = node;
         this.route = route;
+        this.copyBufferBytes = copyBufferBytes;
         Body = new DownloadStream(this);
     }
 
@@ -44,28 +49,102 @@ public sealed class RpcDownload<THeader> : IAsyncDisposable
     public Stream Body { get; }
 
     /// <summary>
-    /// Hands every received segment of data to <paramref name="sink"/> without copying it first.
+    /// Reads the next data bytes into <paramref name="destination"/> and returns how many were read:
+    /// at least one while <see cref="Remaining"/> is above zero, and zero once every byte was read.
+    /// Over h2c the bytes are received from the socket straight into <paramref name="destination"/>.
+    /// </summary>
+    /// <param name="destination">Where the bytes go.</param>
+    /// <param name="cancellationToken">Cancels the read and the download; the server sees the cancellation.</param>
+    /// <exception cref="GfsException">The data stopped early: the server's typed error from the trailers (for example <see cref="ErrorCode.ChecksumMismatch"/>), or <see cref="ErrorCode.Unavailable"/>; <see cref="ErrorCode.DeadlineExceeded"/> when the call's deadline passed.</exception>
+    public async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        if (remaining == 0 || destination.IsEmpty)
+        {
+            return 0;
+        }
+
+        if (failed)
+        {
+            throw new GfsException(ErrorCode.Unavailable, $"{route} on {node}: the download already failed");
+        }
+
+        if (destination.Length > remaining)
+        {
+            destination = destination[..(int)remaining];
+        }
+
+        CancellationTokenSource? linked = null;
+        var token = deadline.Token;
+        if (cancellationToken.CanBeCanceled && cancellationToken != token)
+        {
+            linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, token);
+            token = linked.Token;
+        }
+
+        try
+        {
+            var n = await connection.ReadDataAsync(destination, token).ConfigureAwait(false);
+            if (n == 0)
+            {
+                throw TrailerError();
+            }
+
+            remaining -= n;
+            return n;
+        }
+        catch (Exception e)
+        {
+            failed = true;
+            connection.Abort();
+            if (e is GfsException)
+            {
+                throw;
+            }
+
+            // A reset stream may still have delivered the server's trailers.
+            if (TryTrailerError() is { } typed)
+            {
+                throw typed;
+            }
+
+            if (RpcClient.MapFailure(e, node, route, cancellationToken) is { } mapped)
+            {
+                throw mapped;
+            }
+
+            throw;
+        }
+        finally
+        {
+            linked?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Hands the data to <paramref name="sink"/> in pieces, each valid only during the call. The
+    /// pieces pass through one pooled buffer; <see cref="ReadAsync"/> into your own buffer saves that copy.
     /// </summary>
     public async ValueTask CopyToAsync(Func<ReadOnlySequence<byte>, CancellationToken, ValueTask> sink, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(sink);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
-        while (remaining > 0)
+        if (remaining == 0)
         {
-            var buffer = await ReadSegmentAsync(linked.Token, cancellationToken).ConfigureAwait(false);
-            // Lengths are taken before AdvanceTo: afterwards the pipe may recycle the segments.
-            var length = Math.Min(buffer.Length, remaining);
-            var take = buffer.Slice(0, length);
-            try
-            {
-                await sink(take, cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                reader.AdvanceTo(take.End);
-            }
+            return;
+        }
 
-            remaining -= length;
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(remaining, copyBufferBytes));
+        try
+        {
+            while (remaining > 0)
+            {
+                var n = await ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+                await sink(new ReadOnlySequence<byte>(buffer, 0, n), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -84,50 +163,28 @@ public sealed class RpcDownload<THeader> : IAsyncDisposable
             cancellationToken);
     }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Releases the connection: back to the pool when every byte was read and the stream ended
+    /// cleanly; otherwise the stream is reset (the server sees the cancellation) and the connection closed.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        await reader.CompleteAsync().ConfigureAwait(false);
-        response.Dispose();
+        if (disposed)
+        {
+            return;
+        }
+
+        disposed = true;
+        if (remaining == 0 && !failed)
+        {
+            await client.FinishAsync(connection, node, deadline.Token).ConfigureAwait(false);
+        }
+        else
+        {
+            connection.Abort();
+        }
+
         deadline.Dispose();
-    }
-
-    private async ValueTask<int> ReadIntoAsync(Memory<byte> destination, CancellationToken cancellationToken)
-    {
-        if (remaining == 0 || destination.IsEmpty)
-        {
-            return 0;
-        }
-
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
-        var buffer = await ReadSegmentAsync(linked.Token, cancellationToken).ConfigureAwait(false);
-        var length = (int)Math.Min(Math.Min(buffer.Length, remaining), destination.Length);
-        var take = buffer.Slice(0, length);
-        take.CopyTo(destination.Span);
-        reader.AdvanceTo(take.End);
-        remaining -= length;
-        return length;
-    }
-
-    /// <summary>Waits for data; a body that ends early is turned into the typed error in the trailers.</summary>
-    private async ValueTask<ReadOnlySequence<byte>> ReadSegmentAsync(CancellationToken linkedToken, CancellationToken callerToken)
-    {
-        try
-        {
-            var read = await reader.ReadAsync(linkedToken).ConfigureAwait(false);
-            if (!read.Buffer.IsEmpty)
-            {
-                return read.Buffer;
-            }
-
-            reader.AdvanceTo(read.Buffer.End);
-            throw TrailerError();
-        }
-        catch (Exception e) when (RpcClient.MapFailure(e, node, route, callerToken) is { } mapped)
-        {
-            // A reset stream may still have delivered the server's trailers.
-            throw TryTrailerError() ?? mapped;
-        }
     }
 
     private GfsException TrailerError()
@@ -135,15 +192,31 @@ public sealed class RpcDownload<THeader> : IAsyncDisposable
 
     private GfsException? TryTrailerError()
     {
-        if (response.TrailingHeaders.TryGetValues(WireFormat.ErrorCodeTrailer, out var codes)
-            && int.TryParse(codes.FirstOrDefault(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var code))
+        if (connection.Trailers is not { } trailers)
         {
-            response.TrailingHeaders.TryGetValues(WireFormat.ErrorMessageTrailer, out var messages);
-            var message = Uri.UnescapeDataString(messages?.FirstOrDefault() ?? ((ErrorCode)code).ToString());
-            return new GfsException((ErrorCode)code, message);
+            return null;
         }
 
-        return null;
+        string? codeText = null;
+        string? message = null;
+        foreach (var (name, value) in trailers)
+        {
+            if (name == WireFormat.ErrorCodeTrailer)
+            {
+                codeText ??= value;
+            }
+            else if (name == WireFormat.ErrorMessageTrailer)
+            {
+                message ??= value;
+            }
+        }
+
+        if (!int.TryParse(codeText, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var code))
+        {
+            return null;
+        }
+
+        return new GfsException((ErrorCode)code, Uri.UnescapeDataString(message ?? ((ErrorCode)code).ToString()));
     }
 
     private sealed class DownloadStream(RpcDownload<THeader> owner) : Stream
@@ -168,7 +241,7 @@ public sealed class RpcDownload<THeader> : IAsyncDisposable
 
         public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => owner.ReadIntoAsync(buffer, cancellationToken);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => owner.ReadAsync(buffer, cancellationToken);
 
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
             => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();

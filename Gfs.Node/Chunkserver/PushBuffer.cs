@@ -264,7 +264,31 @@ internal sealed class PushEntry
             data.CopyTo((Volatile.Read(ref buffer) ?? throw new ObjectDisposedException(DataId)).GetSpan()[(int)at..]);
         }
 
-        Interlocked.Exchange(ref filled, at + data.Length);
+        Advance((int)data.Length);
+    }
+
+    /// <summary>
+    /// The unfilled rest of the buffer, for a writer that receives into it directly (one writer at a
+    /// time, holding a reference: <see cref="TryAcquire"/>); it reports what it wrote with <see cref="Advance"/>.
+    /// </summary>
+    public Memory<byte> GetFillMemory()
+    {
+        var at = (int)Filled;
+        return Length == at
+            ? Memory<byte>.Empty
+            : (Volatile.Read(ref buffer) ?? throw new ObjectDisposedException(DataId)).Memory[at..(int)Length];
+    }
+
+    /// <summary>Records <paramref name="count"/> more bytes as received and wakes whoever waits for data.</summary>
+    public void Advance(int count)
+    {
+        var at = Filled;
+        if (count < 0 || count > Length - at)
+        {
+            throw new GfsException(ErrorCode.InvalidArgument, $"data {DataId}: more than the declared {Length} bytes");
+        }
+
+        Interlocked.Exchange(ref filled, at + count);
         Interlocked.Exchange(ref progress, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
 

@@ -12,8 +12,9 @@ namespace Gfs.Node.Chunkserver;
 /// first chunkserver (<c>chunk/Push</c>); before the first byte is consumed, that server asks the
 /// next one to fetch the piece (<c>chunk/Fetch</c>), which downloads it (<c>chunk/Pull</c>) from the
 /// first server's buffer while the buffer still fills, and so on down the chain. Downloads are the
-/// cheap direction of our HTTP/2 stack (docs/benchmarks.md: 1.0 CPU-s/GiB against 2.35 for an
-/// upload), so each hop after the first costs less than a forwarded upload would.
+/// cheaper direction of our HTTP/2 stack (docs/benchmarks.md, Transport), and a pull receives the
+/// bytes straight into the push entry's buffer, so each hop after the first costs less than a
+/// forwarded upload would.
 /// </summary>
 /// <remarks>
 /// A server answers once its own copy is whole and checksum-verified and its downstream answered.
@@ -90,13 +91,28 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
                 throw new GfsException(ErrorCode.Conflict, $"data {request.DataId}: {source} holds {pull.Length} bytes, {request.Length} expected");
             }
 
-            await pull.CopyToAsync(
-                (data, _) =>
+            // Straight into the entry's buffer (over h2c the socket receives into it); downstream pulls see each read at once.
+            if (pull.Length > 0)
+            {
+                if (!entry.TryAcquire())
                 {
-                    entry.Append(data);
-                    return ValueTask.CompletedTask;
-                },
-                ct).ConfigureAwait(false);
+                    throw new GfsException(ErrorCode.NotFound, $"data {request.DataId} was dropped from the push buffer");
+                }
+
+                try
+                {
+                    while (pull.Remaining > 0)
+                    {
+                        var n = await pull.ReadAsync(entry.GetFillMemory(), ct).ConfigureAwait(false);
+                        entry.Advance(n);
+                    }
+                }
+                finally
+                {
+                    entry.Release();
+                }
+            }
+
             entry.Complete(request.Crc32C);
         }
         catch (Exception e)

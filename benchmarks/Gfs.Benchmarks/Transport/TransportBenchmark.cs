@@ -1,9 +1,12 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Gfs.Client.Protocol;
 using Gfs.Client.Transport;
 using Gfs.Node.Rpc;
 using MessagePack;
@@ -15,7 +18,8 @@ namespace Gfs.Benchmarks.Transport;
 /// <summary>
 /// Streams 64 MiB over loopback through the RPC transport (upload and download; HTTP/2 over TLS and
 /// h2c) and, in the same run, through a plain TCP socket and a plain TLS socket, and prints the
-/// medians and the ratios.
+/// medians and the ratios. The HTTP/2 cases run twice: through <see cref="RpcClient"/> (Gfs's own
+/// data client) and through .NET's HttpClient with the settings RpcClient used for bulk data before.
 /// </summary>
 public sealed class TransportBenchmark : IBenchmarkSuite
 {
@@ -39,6 +43,7 @@ public sealed class TransportBenchmark : IBenchmarkSuite
         await using var h2 = await RpcServer.StartAsync(certificatePath, payload);
         using var plainClient = new RpcClient(new RpcClientOptions());
         using var tlsClient = new RpcClient(new RpcClientOptions { TrustedRoots = [X509CertificateLoader.LoadCertificate(certificate.RawData)] });
+        using var http = CreateHttpClient();
 
         var cases = new List<(string Name, Func<Task<TimeSpan>> Run)>
         {
@@ -50,6 +55,10 @@ public sealed class TransportBenchmark : IBenchmarkSuite
             ("HTTP/2 h2c download", () => DownloadAsync(plainClient, h2c.Url)),
             ("HTTP/2 TLS upload", () => UploadAsync(tlsClient, h2.Url, payload)),
             ("HTTP/2 TLS download", () => DownloadAsync(tlsClient, h2.Url)),
+            ("HTTP/2 HttpClient h2c upload", () => HttpClientUploadAsync(http, h2c.Url, payload)),
+            ("HTTP/2 HttpClient h2c download", () => HttpClientDownloadAsync(http, h2c.Url)),
+            ("HTTP/2 HttpClient TLS upload", () => HttpClientUploadAsync(http, h2.Url, payload)),
+            ("HTTP/2 HttpClient TLS download", () => HttpClientDownloadAsync(http, h2.Url)),
         };
 
         var results = cases.ToDictionary(c => c.Name, _ => new List<double>());
@@ -76,10 +85,10 @@ public sealed class TransportBenchmark : IBenchmarkSuite
 
         var medians = results.ToDictionary(r => r.Key, r => Stats.Median(r.Value));
         Console.WriteLine($"64 MiB over loopback, {runs} runs each after 2 warm-ups; median MB/s (min–max)");
-        Console.WriteLine($"{"case",-28} {"median",8} {"min",8} {"max",8} {"CPU s/GiB",10}  ratio to raw");
+        Console.WriteLine($"{"case",-32} {"median",8} {"min",8} {"max",8} {"CPU s/GiB",10}  ratio to raw");
         foreach (var (name, values) in results)
         {
-            Console.WriteLine($"{name,-28} {medians[name],8:0} {values.Min(),8:0} {values.Max(),8:0} {Stats.Median(cpu[name]),10:0.00}  {Ratio(name, medians)}");
+            Console.WriteLine($"{name,-32} {medians[name],8:0} {values.Min(),8:0} {values.Max(),8:0} {Stats.Median(cpu[name]),10:0.00}  {Ratio(name, medians)}");
         }
 
         certificateDirectory.Delete(recursive: true);
@@ -118,18 +127,95 @@ public sealed class TransportBenchmark : IBenchmarkSuite
         return watch.Elapsed;
     }
 
+    /// <summary>The hot path of chunk reads and pulls: ReadAsync straight into the caller's buffer.</summary>
     private static async Task<TimeSpan> DownloadAsync(RpcClient client, Uri url)
     {
+        var buffer = new byte[1024 * 1024];
         var watch = Stopwatch.StartNew();
         await using var download = await client.DownloadAsync<BenchHeader, BenchHeader>(url, "bench/Source", new BenchHeader { Length = Size });
         long received = 0;
-        await download.CopyToAsync((segment, _) =>
+        while (download.Remaining > 0)
         {
-            received += segment.Length;
-            return ValueTask.CompletedTask;
-        });
+            received += await download.ReadAsync(buffer);
+        }
+
         watch.Stop();
         if (received != Size)
+        {
+            throw new InvalidOperationException($"received {received} bytes");
+        }
+
+        return watch.Elapsed;
+    }
+
+    /// <summary>The HttpClient that RpcClient used for uploads and downloads before it had its own data client.</summary>
+    private static HttpClient CreateHttpClient()
+    {
+        var handler = new SocketsHttpHandler
+        {
+            EnableMultipleHttp2Connections = true,
+            InitialHttp2StreamWindowSize = 16 * 1024 * 1024,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2),
+            AutomaticDecompression = DecompressionMethods.None,
+            UseCookies = false,
+            UseProxy = false,
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                ApplicationProtocols = [SslApplicationProtocol.Http2],
+                RemoteCertificateValidationCallback = (_, _, _, _) => true,
+            },
+        };
+        return new HttpClient(handler)
+        {
+            DefaultRequestVersion = HttpVersion.Version20,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+    }
+
+    private static async Task<TimeSpan> HttpClientUploadAsync(HttpClient http, Uri url, byte[] payload)
+    {
+        var watch = Stopwatch.StartNew();
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(url, WireFormat.RoutePrefix + "bench/Sink"))
+        {
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new BenchUploadContent(payload),
+        };
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var reply = await response.Content.ReadAsByteArrayAsync();
+        watch.Stop();
+        if (Envelope.ReadReply<BenchHeader>(new ReadOnlySequence<byte>(reply)).Length != payload.Length)
+        {
+            throw new InvalidOperationException("the server received a different length");
+        }
+
+        return watch.Elapsed;
+    }
+
+    private static async Task<TimeSpan> HttpClientDownloadAsync(HttpClient http, Uri url)
+    {
+        var body = new ArrayBufferWriter<byte>();
+        MessagePackSerializer.Serialize(body, new BenchHeader { Length = Size }, WireFormat.Options);
+        var buffer = new byte[1024 * 1024];
+        var watch = Stopwatch.StartNew();
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(url, WireFormat.RoutePrefix + "bench/Source"))
+        {
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new ReadOnlyMemoryContent(body.WrittenMemory) { Headers = { ContentType = new MediaTypeHeaderValue(WireFormat.ContentType) } },
+        };
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        await using var stream = await response.Content.ReadAsStreamAsync();
+        long received = 0;
+        int n;
+        while ((n = await stream.ReadAsync(buffer)) > 0)
+        {
+            received += n;
+        }
+
+        watch.Stop();
+        if (received < Size)
         {
             throw new InvalidOperationException($"received {received} bytes");
         }
@@ -233,6 +319,37 @@ public sealed class TransportBenchmark : IBenchmarkSuite
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
         using var created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
         return X509CertificateLoader.LoadPkcs12(created.Export(X509ContentType.Pkcs12), null);
+    }
+
+    /// <summary>An upload body as RpcClient's HttpClient path wrote it: the prefix, then 1 MiB writes.</summary>
+    private sealed class BenchUploadContent : HttpContent
+    {
+        private readonly byte[] payload;
+        private readonly byte[] prefix;
+
+        public BenchUploadContent(byte[] payload)
+        {
+            this.payload = payload;
+            var buffer = new ArrayBufferWriter<byte>();
+            Envelope.WriteUploadPrefix(buffer, new BenchHeader { Length = payload.Length }, payload.Length);
+            prefix = buffer.WrittenSpan.ToArray();
+            Headers.ContentType = new MediaTypeHeaderValue(WireFormat.ContentType);
+        }
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+        {
+            await stream.WriteAsync(prefix);
+            for (var offset = 0; offset < payload.Length; offset += 1024 * 1024)
+            {
+                await stream.WriteAsync(payload.AsMemory(offset, 1024 * 1024));
+            }
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = prefix.Length + payload.Length;
+            return true;
+        }
     }
 
     [MessagePackObject]
