@@ -48,6 +48,8 @@ public static class RaftHostingExtensions
             Location = options.WalDirectory,
             ChunkSize = options.WalChunkSizeMiB << 20,
             HashAlgorithm = WriteAheadLog.IntegrityHashAlgorithm.XxHash3,
+            MemoryManagement = options.WalDirectWrites ? WriteAheadLog.MemoryManagementStrategy.PrivateMemory : WriteAheadLog.MemoryManagementStrategy.SharedMemory,
+            NoBuffering = options.WalDirectWrites,
         });
         services.UseInMemoryConfigurationStorage(members =>
         {

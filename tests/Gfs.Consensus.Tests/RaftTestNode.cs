@@ -34,6 +34,9 @@ internal sealed class RaftTestNode : IAsyncDisposable
 
     public bool Running => app is not null;
 
+    /// <summary>How the WAL writes its pages back (see <see cref="GfsRaftOptions.WalDirectWrites"/>); read at each start.</summary>
+    public bool WalDirectWrites { get; set; } = true;
+
     public static Uri RaftUrl(int port) => new($"http://127.0.0.1:{port}/");
 
     public async Task StartAsync()
@@ -56,6 +59,7 @@ internal sealed class RaftTestNode : IAsyncDisposable
             DataDirectory = DataDirectory,
             WalChunkSizeMiB = 1,
             SnapshotLogBytes = SnapshotLogBytes,
+            WalDirectWrites = WalDirectWrites,
         };
         var state = State;
         builder.AddGfsRaft(options, _ => state);
