@@ -122,14 +122,7 @@ public sealed class DataClientTests
             Assert.Equal(SHA256.HashData(payload), sink.Sha256);
 
             await using var download = await server.Client.DownloadAsync<SourceRequest, SourceHeader>(server.Url, "test/Source", new SourceRequest { Id = sink.Id });
-            var received = new byte[size];
-            var filled = 0;
-            while (download.Remaining > 0)
-            {
-                filled += await download.ReadAsync(received.AsMemory(filled));
-            }
-
-            Assert.Equal(payload, received);
+            Assert.Equal(payload, await ReadAllAsync(download));
         }));
     }
 
@@ -264,14 +257,7 @@ public sealed class DataClientTests
         Assert.Equal(SHA256.HashData(payload), again.Sha256);
 
         await using var download = await server.Client.DownloadAsync<SourceRequest, SourceHeader>(server.Url, "test/Source", new SourceRequest { Id = sink.Id });
-        var received = new byte[payload.Length];
-        var filled = 0;
-        while (download.Remaining > 0)
-        {
-            filled += await download.ReadAsync(received.AsMemory(filled));
-        }
-
-        Assert.Equal(payload, received);
+        Assert.Equal(payload, await ReadAllAsync(download));
     }
 
     [Theory]
@@ -328,5 +314,20 @@ public sealed class DataClientTests
 
         var fine = await server.Client.UploadAsync<EchoMessage, SinkReply>(server.Url, "test/Sink", new EchoMessage(), 100, (stream, ct) => stream.WriteAsync(new byte[100], ct));
         Assert.Equal(100, fine.Length);
+    }
+
+    /// <summary>Every byte of <paramref name="download"/>, read with <see cref="RpcDownload{THeader}.ReadAsync"/> into one array; each read returns data.</summary>
+    private static async Task<byte[]> ReadAllAsync<T>(RpcDownload<T> download)
+    {
+        var received = new byte[download.Length];
+        var filled = 0;
+        while (download.Remaining > 0)
+        {
+            var n = await download.ReadAsync(received.AsMemory(filled), TestContext.Current.CancellationToken);
+            Assert.True(n > 0);
+            filled += n;
+        }
+
+        return received;
     }
 }
