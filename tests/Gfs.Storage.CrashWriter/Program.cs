@@ -1,12 +1,13 @@
 using Gfs.Storage;
 
 // usage:
-//   random DIR JOURNAL SEED [WRITERS]   write, append, overwrite, re-version and delete at random until killed;
+//   random DIR JOURNAL SEED [WRITERS [MAXOPEN]]   write, append, overwrite, re-version and delete at random until killed
+//                             (MAXOPEN: ChunkStoreOptions.MaxOpenFiles, so that chunk files are closed and reopened all the time);
 //                             each operation is journaled as "B ..." before and "A ..." after its acknowledgement
 //   eio DIR                   run under syscall fault injection: try mutations and print each outcome
 if (args.Length < 2)
 {
-    Console.Error.WriteLine("usage: Gfs.Storage.CrashWriter random DIR JOURNAL SEED [WRITERS] | eio DIR");
+    Console.Error.WriteLine("usage: Gfs.Storage.CrashWriter random DIR JOURNAL SEED [WRITERS [MAXOPEN]] | eio DIR");
     return 2;
 }
 
@@ -18,6 +19,7 @@ var options = new ChunkStoreOptions
     IndexMemorySize = 4 * 1024 * 1024,
     CheckpointInterval = TimeSpan.FromMilliseconds(250),
     CheckpointWalBytes = 2 * 1024 * 1024,
+    MaxOpenFiles = args.Length > 5 ? int.Parse(args[5], System.Globalization.CultureInfo.InvariantCulture) : 1024,
 };
 
 await using var store = await ChunkStore.OpenAsync(options);

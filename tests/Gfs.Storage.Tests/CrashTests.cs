@@ -32,8 +32,11 @@ public sealed class CrashTests
         public ChunkModel Clone() => new() { Version = Version, Data = [.. Data] };
     }
 
-    [Fact]
-    public async Task KilledWriters_LoseNoAcknowledgedByte_AndNeverServeABadChecksum()
+    /// <param name="maxOpenFiles">1024 keeps every chunk file open; 2 closes and reopens them all the time (about ten chunks).</param>
+    [Theory]
+    [InlineData(1024)]
+    [InlineData(2)]
+    public async Task KilledWriters_LoseNoAcknowledgedByte_AndNeverServeABadChecksum(int maxOpenFiles)
     {
         const int Writers = 3;
         using var temp = new TempDirectory("gfs-crash");
@@ -46,7 +49,7 @@ public sealed class CrashTests
         for (var kill = 0; kill < Kills; kill++)
         {
             var journal = temp.Combine($"journal-{kill}");
-            using (var child = CrashWriterProcess.Start("random", storeDir, journal, random.Next().ToString(CultureInfo.InvariantCulture), Writers.ToString(CultureInfo.InvariantCulture)))
+            using (var child = CrashWriterProcess.Start("random", storeDir, journal, random.Next().ToString(CultureInfo.InvariantCulture), Writers.ToString(CultureInfo.InvariantCulture), maxOpenFiles.ToString(CultureInfo.InvariantCulture)))
             {
                 await child.WaitReadyAsync(TimeSpan.FromSeconds(60));
 
