@@ -122,7 +122,7 @@ public sealed partial class ChunkStore
 
         if (rc == 0 && file is not null)
         {
-            return state.AdoptDirectFile(file);
+            return state.AdoptDirectFile(file, openFiles);
         }
 
         if (rc == Posix.EINVAL)

@@ -54,6 +54,6 @@ public sealed record RpcClientOptions
     /// </summary>
     public X509Certificate2? ClientCertificate { get; init; }
 
-    /// <summary>Size of the buffers that stream upload data. Default 1 MiB.</summary>
+    /// <summary>Most bytes of the pooled buffer through which <see cref="RpcDownload{THeader}.CopyToAsync(Func{System.Buffers.ReadOnlySequence{byte}, CancellationToken, ValueTask}, CancellationToken)"/> hands downloaded data to its sink. Default 1 MiB.</summary>
     public int StreamBufferBytes { get; init; } = 1024 * 1024;
 }

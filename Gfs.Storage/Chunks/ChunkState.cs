@@ -87,15 +87,23 @@ internal sealed class ChunkState(long handle, string path)
         }
     }
 
-    /// <summary>Keeps <paramref name="handle"/> as the O_DIRECT handle (disposing any earlier one) and leases it.</summary>
-    public HandleLease AdoptDirectFile(SafeFileHandle handle)
+    /// <summary>
+    /// Keeps <paramref name="handle"/> as the O_DIRECT handle (disposing any earlier one) and leases it. The chunk
+    /// is marked used in <paramref name="cache"/> too: the cache may have closed its handles since the caller's
+    /// own lease was taken, and a direct handle on a chunk the cache does not list would never be closed.
+    /// </summary>
+    public HandleLease AdoptDirectFile(SafeFileHandle handle, OpenFileCache cache)
     {
+        SafeFileHandle leased;
         lock (this)
         {
             directFile?.Dispose();
             directFile = handle;
-            return new HandleLease(AddRef(handle));
+            leased = AddRef(handle);
         }
+
+        cache.Touch(this);
+        return new HandleLease(leased);
     }
 
     /// <summary>Closes both handles; a descriptor still leased closes when its last lease is disposed. Call through <see cref="OpenFileCache"/>.</summary>

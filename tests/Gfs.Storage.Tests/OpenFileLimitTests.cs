@@ -107,6 +107,36 @@ public sealed class OpenFileLimitTests
     }
 
     [Fact]
+    public void DirectHandle_OpenedAfterItsChunkWasEvicted_PutsTheChunkBackUnderTheBound()
+    {
+        using var temp = new Gfs.Testing.TempDirectory("gfs-open-files");
+        var cache = new Gfs.Storage.Chunks.OpenFileCache(1);
+        var a = new Gfs.Storage.Chunks.ChunkState(1, temp.Combine("a"));
+        var b = new Gfs.Storage.Chunks.ChunkState(2, temp.Combine("b"));
+        File.WriteAllBytes(a.Path, new byte[4096]);
+        File.WriteAllBytes(b.Path, new byte[4096]);
+
+        // A mutation of a holds its lease while b's use evicts a; then the mutation opens a's direct handle.
+        using (a.LeaseFile(cache))
+        {
+            using (b.LeaseFile(cache))
+            {
+                Assert.Null(a.OpenNode);
+            }
+
+            using var direct = a.AdoptDirectFile(File.OpenHandle(a.Path, FileMode.Open, FileAccess.ReadWrite), cache);
+            Assert.NotNull(a.OpenNode);
+        }
+
+        // a is listed again (so its handles will be closed), b was evicted for it: still one chunk open.
+        Assert.Equal(1, cache.Count);
+        Assert.Null(b.OpenNode);
+        Assert.Null(b.LeaseDirectFile());
+        cache.Close(a);
+        Assert.Null(a.LeaseDirectFile());
+    }
+
+    [Fact]
     public void MaxOpenFiles_BelowOne_IsRefused()
     {
         var options = new ChunkStoreOptions { Directory = "/tmp/x", MaxOpenFiles = 0 };
