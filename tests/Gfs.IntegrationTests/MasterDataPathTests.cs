@@ -234,6 +234,10 @@ public sealed class MasterDataPathTests
             {
                 // that master is down or starting
             }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                // disposing: the heartbeat in flight is abandoned
+            }
         }
 
         public async ValueTask DisposeAsync()
