@@ -29,15 +29,17 @@ public sealed partial class ChunkserverRegistry
                 return orders;
             }
 
-            foreach (var handle in server.Chunks)
+            // Only the replicas marked bad since the last heartbeat: a heartbeat must not cost a walk over every chunk.
+            foreach (var handle in server.PendingVerify)
             {
-                var r = replicas[handle][serverId];
-                if (r.Bad && !r.VerifyOrdered)
+                if (replicas.TryGetValue(handle, out var holders) && holders.TryGetValue(serverId, out var r) && r.Bad && !r.VerifyOrdered)
                 {
-                    replicas[handle][serverId] = r with { VerifyOrdered = true };
+                    holders[serverId] = r with { VerifyOrdered = true };
                     orders.Add(new ChunkOrder { Kind = ChunkOrderKind.Verify, Handle = handle });
                 }
             }
+
+            server.PendingVerify.Clear();
 
             if (now < server.NextScan)
             {

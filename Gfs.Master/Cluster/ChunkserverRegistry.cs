@@ -225,9 +225,11 @@ public sealed partial class ChunkserverRegistry
     {
         lock (gate)
         {
-            if (replicas.TryGetValue(handle, out var holders) && holders.TryGetValue(serverId, out var replica))
+            if (replicas.TryGetValue(handle, out var holders) && holders.TryGetValue(serverId, out var replica)
+                && servers.TryGetValue(serverId, out var server))
             {
                 holders[serverId] = replica with { Bad = true, VerifyOrdered = false };
+                server.PendingVerify.Add(handle);
             }
         }
     }
@@ -324,6 +326,9 @@ public sealed partial class ChunkserverRegistry
         public long RecentAt { get; set; }
 
         public long NextScan { get; set; }
+
+        /// <summary>Replicas marked bad whose Verify order has not been sent yet.</summary>
+        public HashSet<long> PendingVerify { get; } = [];
 
         /// <summary>Orders sent and when, so the same order is not repeated every second.</summary>
         public Dictionary<(ChunkOrderKind Kind, long Handle), long> SentOrders { get; } = [];

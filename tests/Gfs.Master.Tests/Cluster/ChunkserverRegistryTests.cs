@@ -99,6 +99,33 @@ public class ChunkserverRegistryTests
     }
 
     [Fact]
+    public void VerifyOrders_GoOutOnce_OnlyForReplicasStillBad_WithoutAScanDue()
+    {
+        var registry = new ChunkserverRegistry(clock, new DataPathOptions { OrderScanInterval = TimeSpan.FromHours(1) });
+        registry.Record(Of("a", chunks: [Chunk(7, 1), Chunk(8, 1), Chunk(9, 1)]));
+        registry.Record(Of("b", chunks: [Chunk(7, 1), Chunk(8, 1), Chunk(9, 1)]));
+        Func<IReadOnlyList<long>, (long[], long)> versions = h => (h.Select(_ => 1L).ToArray(), 100);
+        Assert.Empty(registry.Orders("a", versions, _ => false)); // the scan after the full report finds nothing
+
+        registry.MarkBad(7, "a");
+        registry.MarkBad(7, "a"); // reported twice: one order
+        registry.MarkBad(8, "a");
+        registry.MarkBad(9, "b");
+        registry.MarkBad(42, "a"); // a replica the master does not know of: nothing to verify
+
+        // Replica 8 is deleted before the next heartbeat's orders: no Verify for it.
+        var gone = Of("a", full: false);
+        gone.Deleted = [8];
+        registry.Record(gone);
+
+        var orders = registry.Orders("a", versions, _ => false);
+        Assert.Equal([(Gfs.Client.Protocol.Chunk.ChunkOrderKind.Verify, 7L)], orders.Select(o => (o.Kind, o.Handle)));
+        Assert.Empty(registry.Orders("a", versions, _ => false));
+        Assert.Equal([9L], registry.Orders("b", versions, _ => false).Select(o => o.Handle));
+        Assert.Equal(["b"], registry.Locations(7, 1, null, out _).Select(r => r.ServerId));
+    }
+
+    [Fact]
     public void Placement_PicksDistinctServers_OnePerRackFirst()
     {
         registry.Record(Of("a1", rack: "a", free: 190L << 30));
