@@ -12,6 +12,8 @@ internal sealed class ChunkTable(int appendTableSize)
 {
     private readonly ConcurrentDictionary<long, ReplicaState> states = new();
     private readonly ConcurrentDictionary<long, long> changes = new();
+    private readonly Lock leasedGate = new();
+    private readonly Dictionary<long, ReplicaState> leased = [];
     private long stamp;
 
     public long CurrentStamp => Interlocked.Read(ref stamp);
@@ -22,7 +24,69 @@ internal sealed class ChunkTable(int appendTableSize)
 
     public IEnumerable<ReplicaState> All => states.Values;
 
-    public void Forget(long handle) => states.TryRemove(handle, out _);
+    public void Forget(long handle)
+    {
+        states.TryRemove(handle, out _);
+        lock (leasedGate)
+        {
+            leased.Remove(handle);
+        }
+    }
+
+    /// <summary>Gives <paramref name="state"/> a lease and lists it among the leased chunks (call instead of <see cref="ReplicaState.GrantLease"/>).</summary>
+    public void GrantLease(ReplicaState state, long version, long grantedAt, long expiresAt)
+    {
+        lock (leasedGate)
+        {
+            state.GrantLease(version, grantedAt, expiresAt);
+            leased[state.Handle] = state;
+        }
+    }
+
+    /// <summary>
+    /// The chunks holding a live lease at <paramref name="now"/>, with the lease: what heartbeats
+    /// report. Only chunks granted a lease are looked at (not every chunk held), and the ones whose
+    /// lease ended (expired, dropped or revoked) leave the list here.
+    /// </summary>
+    public List<(ReplicaState State, long Version, long ExpiresAt, long LastMutationAt)> LiveLeases(long now)
+    {
+        var live = new List<(ReplicaState, long, long, long)>();
+        lock (leasedGate)
+        {
+            List<long>? ended = null;
+            foreach (var (handle, state) in leased)
+            {
+                var (version, expiresAt, lastMutation) = state.Lease();
+                if (version != 0 && expiresAt > now)
+                {
+                    live.Add((state, version, expiresAt, lastMutation));
+                }
+                else
+                {
+                    (ended ??= []).Add(handle);
+                }
+            }
+
+            foreach (var handle in ended ?? [])
+            {
+                leased.Remove(handle);
+            }
+        }
+
+        return live;
+    }
+
+    /// <summary>How many chunks are listed as leased (live or not yet pruned), for tests.</summary>
+    internal int LeasedCount
+    {
+        get
+        {
+            lock (leasedGate)
+            {
+                return leased.Count;
+            }
+        }
+    }
 
     public void MarkChanged(long handle) => changes[handle] = Interlocked.Increment(ref stamp);
 

@@ -86,7 +86,7 @@ internal sealed partial class ChunkserverService
             FreeBytes = stats.FreeBytes,
             UsedBytes = stats.BytesUsed,
             ChunkCount = (int)stats.Chunks,
-            Leases = Chunks.All.Count(s => s.LiveLease(now) != 0),
+            Leases = Chunks.LiveLeases(now).Count,
             BufferedBytes = Buffer.BufferedBytes,
             Version = typeof(ChunkserverService).Assembly.GetName().Version?.ToString() ?? "",
         };
@@ -180,7 +180,7 @@ internal sealed partial class ChunkserverService
             state.FailedSecondaries.Clear();
             if (request.Primary)
             {
-                state.GrantLease(request.Version, arrival, arrival + Ticks(request.LeaseMs));
+                Chunks.GrantLease(state, request.Version, arrival, arrival + Ticks(request.LeaseMs));
             }
             else
             {

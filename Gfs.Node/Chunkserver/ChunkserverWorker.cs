@@ -167,19 +167,15 @@ internal sealed class ChunkserverWorker : IAsyncDisposable
             }
         }
 
-        foreach (var state in service.Chunks.All)
+        foreach (var (state, version, expiresAt, lastMutation) in service.Chunks.LiveLeases(now))
         {
-            var (version, expiresAt, lastMutation) = state.Lease();
-            if (version != 0 && expiresAt > now)
+            request.Leases.Add(new HeldLease
             {
-                request.Leases.Add(new HeldLease
-                {
-                    Handle = state.Handle,
-                    Version = version,
-                    RemainingMs = (expiresAt - now) * 1000 / time.TimestampFrequency,
-                    WantsExtension = lastMutation > master.LastSentAt,
-                });
-            }
+                Handle = state.Handle,
+                Version = version,
+                RemainingMs = (expiresAt - now) * 1000 / time.TimestampFrequency,
+                WantsExtension = lastMutation > master.LastSentAt,
+            });
         }
 
         return request;
