@@ -18,7 +18,73 @@ internal sealed class ChunkTable(int appendTableSize)
 
     public long CurrentStamp => Interlocked.Read(ref stamp);
 
-    public ReplicaState Get(long handle) => states.GetOrAdd(handle, h => new ReplicaState(h, appendTableSize));
+    /// <summary>The chunk's state, made when missing. Callers that mutate take it through <see cref="LockAsync"/>.</summary>
+    public ReplicaState Get(long handle)
+    {
+        var state = states.GetOrAdd(handle, h => new ReplicaState(h, appendTableSize));
+        state.Touch();
+        return state;
+    }
+
+    /// <summary>
+    /// The chunk's state with its <see cref="ReplicaState.Serial"/> lock held. A state evicted while
+    /// the caller waited is released and the current one taken instead, so one chunk never has two
+    /// serial locks in use.
+    /// </summary>
+    public async Task<ReplicaState> LockAsync(long handle, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var state = Get(handle);
+            await state.Serial.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (!state.Retired)
+            {
+                state.Touch();
+                return state;
+            }
+
+            state.Serial.Release();
+        }
+    }
+
+    /// <summary>
+    /// Drops the states of chunks not used for <paramref name="idleMs"/> that hold no live lease at
+    /// <paramref name="leaseNow"/> and whose serial lock is free: their in-memory state (append table,
+    /// last grant) is no longer needed, since a mutation needs a new grant first and a client gives up
+    /// retrying long before. Returns how many were dropped.
+    /// </summary>
+    public int EvictIdle(long idleMs, long leaseNow)
+    {
+        var now = Environment.TickCount64;
+        var dropped = 0;
+        foreach (var (handle, state) in states)
+        {
+            if (now - state.LastUsedMs < idleMs || state.LiveLease(leaseNow) != 0 || !state.Serial.Wait(0))
+            {
+                continue;
+            }
+
+            try
+            {
+                // Checked again under the lock: a grant (the only way to a lease) holds it too.
+                if (now - state.LastUsedMs >= idleMs && state.LiveLease(leaseNow) == 0
+                    && states.TryRemove(new KeyValuePair<long, ReplicaState>(handle, state)))
+                {
+                    state.Retired = true;
+                    dropped++;
+                }
+            }
+            finally
+            {
+                state.Serial.Release();
+            }
+        }
+
+        return dropped;
+    }
+
+    /// <summary>How many chunk states are in memory.</summary>
+    public int Count => states.Count;
 
     public ReplicaState? Find(long handle) => states.TryGetValue(handle, out var state) ? state : null;
 

@@ -39,6 +39,9 @@ internal static partial class ChunkserverLog
     [LoggerMessage(1310, LogLevel.Debug, "Dropped {Count} expired pushes from the buffer")]
     public static partial void Expired(ILogger logger, int count);
 
+    [LoggerMessage(1320, LogLevel.Debug, "Dropped the in-memory state of {Count} idle chunks ({Left} left)")]
+    public static partial void StatesEvicted(ILogger logger, int count, int left);
+
     [LoggerMessage(1311, LogLevel.Warning, "Corrupt chunk {Handle:x16}: {Message}")]
     public static partial void Corrupt(ILogger logger, long handle, string message);
 

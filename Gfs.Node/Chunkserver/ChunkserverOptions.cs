@@ -36,6 +36,12 @@ public sealed class ChunkserverOptions
     /// <summary>Record-append sequences remembered per client and chunk (exactly-once window). Default 64.</summary>
     public int AppendTableSize { get; set; } = 64;
 
+    /// <summary>
+    /// A chunk's in-memory state (append table, last grant) is dropped after this long unused and
+    /// without a lease. Default 10 min: far longer than a lease or a client's retries.
+    /// </summary>
+    public TimeSpan ChunkStateIdle { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Throws <see cref="ArgumentException"/> when a setting is unusable.</summary>
     public void Validate()
     {
@@ -54,7 +60,7 @@ public sealed class ChunkserverOptions
             throw new ArgumentException("the push buffer must hold at least 1 MiB");
         }
 
-        if (HeartbeatInterval <= TimeSpan.Zero || BufferTtl <= TimeSpan.Zero || FullReportInterval <= TimeSpan.Zero || PeerCallTimeout <= TimeSpan.Zero)
+        if (HeartbeatInterval <= TimeSpan.Zero || BufferTtl <= TimeSpan.Zero || FullReportInterval <= TimeSpan.Zero || PeerCallTimeout <= TimeSpan.Zero || ChunkStateIdle <= TimeSpan.Zero)
         {
             throw new ArgumentException("intervals and timeouts must be positive");
         }

@@ -115,8 +115,7 @@ internal sealed partial class ChunkserverService
 
     private async ValueTask<ApplyReply> ApplyAsync(ApplyRequest request, RpcContext context)
     {
-        var state = Chunks.Get(request.Handle);
-        await state.Serial.WaitAsync(context.CancellationToken).ConfigureAwait(false);
+        var state = await Chunks.LockAsync(request.Handle, context.CancellationToken).ConfigureAwait(false);
         try
         {
             var info = Existing(request.Handle);
@@ -199,10 +198,8 @@ internal sealed partial class ChunkserverService
     /// <summary>Takes the chunk's serial lock after a first lease and version check.</summary>
     private async Task<ReplicaState> LockAsPrimaryAsync(long handle, long version, CancellationToken cancellationToken)
     {
-        var state = Chunks.Get(handle);
-        CheckPrimary(state, version);
-        await state.Serial.WaitAsync(cancellationToken).ConfigureAwait(false);
-        return state;
+        CheckPrimary(Chunks.Get(handle), version);
+        return await Chunks.LockAsync(handle, cancellationToken).ConfigureAwait(false);
     }
 
     private ChunkInfo CheckPrimaryLocked(ReplicaState state, long version)

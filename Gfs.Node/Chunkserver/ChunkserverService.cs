@@ -147,8 +147,7 @@ internal sealed partial class ChunkserverService
         }
 
         ChunkserverLog.Granted(logger, request.Handle, request.Version, request.Create, request.Primary, request.LeaseMs, request.Term);
-        var state = Chunks.Get(request.Handle);
-        await state.Serial.WaitAsync(context.CancellationToken).ConfigureAwait(false);
+        var state = await Chunks.LockAsync(request.Handle, context.CancellationToken).ConfigureAwait(false);
         try
         {
             var info = store.GetChunk(request.Handle);
@@ -204,8 +203,7 @@ internal sealed partial class ChunkserverService
             switch (order.Kind)
             {
                 case ChunkOrderKind.Delete:
-                    var state = Chunks.Get(order.Handle);
-                    await state.Serial.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    var state = await Chunks.LockAsync(order.Handle, cancellationToken).ConfigureAwait(false);
                     try
                     {
                         if (store.GetChunk(order.Handle) is not { } info)

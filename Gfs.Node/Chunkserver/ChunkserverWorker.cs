@@ -228,6 +228,8 @@ internal sealed class ChunkserverWorker : IAsyncDisposable
     private async Task SweepLoopAsync()
     {
         var every = TimeSpan.FromTicks(Math.Clamp(options.BufferTtl.Ticks / 4, TimeSpan.FromMilliseconds(100).Ticks, TimeSpan.FromSeconds(5).Ticks));
+        var evictEvery = TimeSpan.FromTicks(Math.Min(options.ChunkStateIdle.Ticks / 4, TimeSpan.FromMinutes(1).Ticks));
+        var lastEviction = time.GetTimestamp();
         while (!stop.IsCancellationRequested)
         {
             try
@@ -243,6 +245,16 @@ internal sealed class ChunkserverWorker : IAsyncDisposable
             if (dropped > 0)
             {
                 ChunkserverLog.Expired(logger, dropped);
+            }
+
+            if (time.GetElapsedTime(lastEviction) >= evictEvery)
+            {
+                lastEviction = time.GetTimestamp();
+                var evicted = service.Chunks.EvictIdle((long)options.ChunkStateIdle.TotalMilliseconds, lastEviction);
+                if (evicted > 0)
+                {
+                    ChunkserverLog.StatesEvicted(logger, evicted, service.Chunks.Count);
+                }
             }
         }
     }

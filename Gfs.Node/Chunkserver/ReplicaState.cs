@@ -5,14 +5,26 @@ namespace Gfs.Node.Chunkserver;
 /// <summary>
 /// What a chunkserver keeps in memory about one chunk it holds: the serial lock that orders its
 /// mutations, the lease it holds as primary, the replica set of the last grant and the
-/// record-append table. None of it is durable (docs/data-path.md, "Roles and state").
+/// record-append table. None of it is durable (docs/data-path.md, "Roles and state"); a state idle
+/// for <see cref="ChunkserverOptions.ChunkStateIdle"/> without a lease is dropped
+/// (<see cref="ChunkTable.EvictIdle"/>) and made again when the chunk is next used.
 /// </summary>
 internal sealed class ReplicaState(long handle, int appendTableSize)
 {
     private readonly Lock gate = new();
     private readonly Dictionary<long, ClientWindow> appends = [];
 
+    private long lastUsedMs = Environment.TickCount64;
+
     public long Handle { get; } = handle;
+
+    /// <summary>Set (under <see cref="Serial"/>) when the state left the table: whoever locks it afterwards must take the new one.</summary>
+    public bool Retired { get; set; }
+
+    /// <summary>When the state was last handed out (<see cref="Environment.TickCount64"/>, ms).</summary>
+    public long LastUsedMs => Volatile.Read(ref lastUsedMs);
+
+    public void Touch() => Volatile.Write(ref lastUsedMs, Environment.TickCount64);
 
     /// <summary>Held across one mutation and its forwarding, so secondaries see mutations in the primary's order.</summary>
     public SemaphoreSlim Serial { get; } = new(1, 1);

@@ -68,4 +68,40 @@ public class ChunkTableTests
         Assert.True(prunes > 0);
         Assert.Equal(0, missing);
     }
+
+    [Fact]
+    public async Task EvictIdle_DropsOnlyIdleUnleasedUnlockedStates_AndLockAsyncNeverHandsOutARetiredOne()
+    {
+        var table = new ChunkTable(appendTableSize: 4);
+        var idle = table.Get(1);
+        var leased = table.Get(2);
+        table.GrantLease(leased, version: 1, grantedAt: 0, expiresAt: 1_000);
+        var locked = await table.LockAsync(3, TestContext.Current.CancellationToken);
+
+        Assert.Equal(1, table.EvictIdle(idleMs: 0, leaseNow: 500));
+        Assert.True(idle.Retired);
+        Assert.Null(table.Find(1));
+        Assert.Same(leased, table.Find(2));
+        Assert.Same(locked, table.Find(3));
+        Assert.Equal(0, table.EvictIdle(idleMs: 60_000, leaseNow: 2_000)); // recently used: kept
+
+        // A caller that took the old state before it was retired gets the current one from LockAsync.
+        var old = table.Get(4);
+        await old.Serial.WaitAsync(TestContext.Current.CancellationToken);
+        var waiting = table.LockAsync(4, TestContext.Current.CancellationToken);
+        old.Retired = true;
+        table.Forget(4);
+        old.Serial.Release();
+        var current = await waiting;
+        Assert.NotSame(old, current);
+        Assert.False(current.Retired);
+        Assert.Same(current, table.Find(4));
+        Assert.Equal(0, current.Serial.CurrentCount);
+
+        locked.Serial.Release();
+        current.Serial.Release();
+        Assert.Equal(2, table.EvictIdle(idleMs: 0, leaseNow: 500)); // 3 and 4; 2 is still leased
+        Assert.Equal(1, table.EvictIdle(idleMs: 0, leaseNow: 2_000)); // its lease ended
+        Assert.Equal(0, table.Count);
+    }
 }

@@ -165,6 +165,37 @@ public sealed class DataPathTests
     }
 
     [Fact]
+    public async Task IdleChunkStates_AreDroppedOnceTheLeaseEnded_AndTheChunkWorksAfterTheNextGrant()
+    {
+        await using var cluster = await ChunkserverTestCluster.StartAsync(configure: o =>
+        {
+            o.ChunkStateIdle = TimeSpan.FromMilliseconds(300);
+            o.BufferTtl = TimeSpan.FromSeconds(1); // the sweep that evicts runs every 250 ms
+        });
+        await cluster.GrantAsync(handle: 21, version: 1, replicas: All, create: true);
+        var first = ChunkserverTestCluster.Random(1000, 7);
+        var second = ChunkserverTestCluster.Random(2000, 8);
+        Assert.Equal(0, (await cluster.AppendInlineAsync(0, 21, 1, first, clientId: 3, sequence: 1)).Offset);
+
+        // Idle, but the primary still holds its lease: its state stays.
+        await Retry.Until("the secondaries drop their idle states", () => cluster[1].Service.Chunks.Find(21) is null && cluster[2].Service.Chunks.Find(21) is null, TimeSpan.FromSeconds(10));
+        Assert.NotNull(cluster[0].Service.Chunks.Find(21));
+
+        cluster.Time.Advance(TimeSpan.FromSeconds(62)); // the lease ends on the primary's clock
+        await Retry.Until("the primary drops its idle state", () => cluster[0].Service.Chunks.Find(21) is null, TimeSpan.FromSeconds(10));
+
+        await cluster.GrantAsync(handle: 21, version: 2, replicas: All, create: false);
+        var appended = await cluster.AppendInlineAsync(0, 21, 2, second, clientId: 3, sequence: 2);
+        Assert.Equal(first.Length, appended.Offset);
+        Assert.Empty(appended.FailedReplicas);
+        byte[] both = [.. first, .. second];
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(both, (await cluster.ReadAsync(i, 21, 2)).Data);
+        }
+    }
+
+    [Fact]
     public async Task InlineWrite_WithAWrongCrcOrTooManyBytes_IsRefusedAndChangesNothing()
     {
         await using var cluster = await ChunkserverTestCluster.StartAsync();
