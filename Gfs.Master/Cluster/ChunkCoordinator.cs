@@ -118,6 +118,7 @@ public sealed class ChunkCoordinator
         }
 
         reply.IsLeader = true;
+        Leases.PruneEnded();
         if (request.Leases.Count > 0)
         {
             var versions = log.Read(s => request.Leases.Select(l => VersionOf(s, l.Handle)).ToArray());

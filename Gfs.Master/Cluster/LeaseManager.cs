@@ -20,6 +20,7 @@ public sealed partial class LeaseManager
     private readonly Dictionary<long, HashSet<string>> reportedFailures = [];
     private readonly Dictionary<long, ChunkLock> locks = [];
     private long leaderSince = long.MinValue;
+    private long nextPrune = long.MinValue;
 
     public LeaseManager(IMasterLog log, ChunkserverRegistry registry, IChunkserverChannel channel, TimeProvider time)
     {
@@ -75,6 +76,50 @@ public sealed partial class LeaseManager
         lock (gate)
         {
             return locks.ContainsKey(handle);
+        }
+    }
+
+    /// <summary>How often <see cref="PruneEnded"/> looks at every known lease.</summary>
+    public static readonly TimeSpan PruneEvery = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Forgets leases that ended more than a lease length ago, at most once per <see cref="PruneEvery"/>
+    /// (called on heartbeats). Without it the leader kept one entry for every chunk ever leased in its
+    /// term: a million small files, a million entries. A forgotten lease is as if unknown, which is
+    /// safe once it has ended: its primary stopped mutating at its end (the master's view ends later).
+    /// Returns how many were forgotten.
+    /// </summary>
+    public int PruneEnded()
+    {
+        var now = registry.Now;
+        lock (gate)
+        {
+            if (now < nextPrune)
+            {
+                return 0;
+            }
+
+            nextPrune = now + registry.Ticks(PruneEvery);
+            var cutoff = now - registry.Ticks(Options.LeaseLength);
+            var ended = leases.Where(l => l.Value.ExpiresAt < cutoff && !locks.ContainsKey(l.Key)).Select(l => l.Key).ToList();
+            foreach (var handle in ended)
+            {
+                leases.Remove(handle);
+            }
+
+            return ended.Count;
+        }
+    }
+
+    /// <summary>How many leases the leader knows (live or ended but not yet forgotten).</summary>
+    public int KnownCount
+    {
+        get
+        {
+            lock (gate)
+            {
+                return leases.Count;
+            }
         }
     }
 

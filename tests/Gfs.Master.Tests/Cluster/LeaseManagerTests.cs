@@ -62,6 +62,27 @@ public class LeaseManagerTests
     }
 
     [Fact]
+    public async Task EndedLeases_AreForgottenALeaseLengthAfterTheyEnded_LiveOnesStay()
+    {
+        var ended = await leases.LeaseAsync(Request(allocate: true), ct);
+        log.State.Run(Create("/g", goal: 3, chunkSize: 1 << 20));
+        Assert.Equal(0, leases.PruneEnded()); // nothing has ended yet
+        Assert.Equal(1, leases.KnownCount);
+
+        Advance(TimeSpan.FromSeconds(61 + 60 + 5)); // the first lease ended more than a lease length ago
+        var live = await leases.LeaseAsync(new LeaseChunkRequest { Path = P("/g"), Index = 0, Allocate = true }, ct);
+        Assert.Equal(1, leases.PruneEnded());
+        Assert.Null(leases.Find(ended.Chunk.Handle));
+        Assert.NotNull(leases.Find(live.Chunk.Handle));
+        Assert.Equal(0, leases.PruneEnded()); // at most once a minute
+
+        // A forgotten lease is as if unknown: the next request grants a new one at a raised version.
+        var again = await leases.LeaseAsync(Request(), ct);
+        Assert.Equal(ended.Chunk.Version + 1, again.Chunk.Version);
+        Assert.True(again.LeaseRemainingMs > 0);
+    }
+
+    [Fact]
     public async Task LiveLease_IsReturnedAsIs_WithoutRaisingTheVersion()
     {
         var first = await leases.LeaseAsync(Request(allocate: true), ct);
