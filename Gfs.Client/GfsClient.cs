@@ -218,6 +218,7 @@ public sealed class GfsClient : IAsyncDisposable, IDisposable
         }
 
         await core.DrainAsync().ConfigureAwait(false);
+        core.StopSweeping();
         Master.Dispose();
         rpc?.Dispose();
     }

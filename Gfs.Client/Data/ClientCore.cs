@@ -28,7 +28,21 @@ internal sealed class ClientCore
         Leases = new LeaseCache(data, Locations, options);
         Lengths = new LengthReporter(data);
         dataIdPrefix = clientId.ToString("x", System.Globalization.CultureInfo.InvariantCulture) + "-";
+        var every = options.LocationCacheTtl > TimeSpan.FromSeconds(1) ? options.LocationCacheTtl : TimeSpan.FromSeconds(1);
+        sweeper = Time.CreateTimer(static core => ((ClientCore)core!).Sweep(), this, every, every);
     }
+
+    private readonly ITimer sweeper;
+
+    /// <summary>
+    /// Forgets cache entries that can no longer be used (stale locations, ended leases, paths with
+    /// every length sent): run every <see cref="GfsClientOptions.LocationCacheTtl"/> (at least 1 s),
+    /// so a long-running client's memory follows the files it uses now, not every file it touched.
+    /// </summary>
+    public (int Files, int Leases, int Lengths) Sweep() => (Locations.Sweep(), Leases.Sweep(), Lengths.Sweep());
+
+    /// <summary>Stops the periodic <see cref="Sweep"/> (the client is being disposed).</summary>
+    public void StopSweeping() => sweeper.Dispose();
 
     public GfsClientOptions Options { get; }
 

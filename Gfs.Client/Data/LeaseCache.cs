@@ -131,6 +131,25 @@ internal sealed class LeaseCache(IDataPath data, LocationCache locations, GfsCli
         leases[(path, reply.Chunk.Index)] = Task.FromResult(lease);
     }
 
+    /// <summary>Forgets leases that failed or are no longer usable. Returns how many were forgotten.</summary>
+    public int Sweep()
+    {
+        var dropped = 0;
+        foreach (var entry in leases)
+        {
+            var task = entry.Value;
+            if (task.IsCompleted && (!task.IsCompletedSuccessfully || !Usable(task.Result)) && leases.TryRemove(entry))
+            {
+                dropped++;
+            }
+        }
+
+        return dropped;
+    }
+
+    /// <summary>How many chunk leases the cache holds.</summary>
+    public int Count => leases.Count;
+
     /// <summary>The lease currently cached for the chunk, if it is ready.</summary>
     public ChunkLease? Peek(string path, int index)
         => leases.TryGetValue((path, index), out var task) && task.IsCompletedSuccessfully ? task.Result : null;

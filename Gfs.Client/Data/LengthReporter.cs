@@ -17,18 +17,28 @@ internal sealed class LengthReporter(IDataPath data)
     /// <summary>Asks for <paramref name="path"/>'s length to be raised to at least <paramref name="end"/>.</summary>
     public void Report(string path, long end)
     {
-        var state = paths.GetOrAdd(path, static _ => new PathState());
-        lock (state)
+        while (true)
         {
-            if (end <= state.Wanted)
+            var state = paths.GetOrAdd(path, static _ => new PathState());
+            lock (state)
             {
-                return;
-            }
+                if (state.Removed)
+                {
+                    continue; // swept meanwhile: use the path's new state
+                }
 
-            state.Wanted = end;
-            if (state.Running is null)
-            {
-                state.Running = RunAsync(path, state);
+                if (end <= state.Wanted)
+                {
+                    return;
+                }
+
+                state.Wanted = end;
+                if (state.Running is null)
+                {
+                    state.Running = RunAsync(path, state);
+                }
+
+                return;
             }
         }
     }
@@ -36,13 +46,51 @@ internal sealed class LengthReporter(IDataPath data)
     /// <summary>Records that <paramref name="end"/> was reported by someone else (a writer's own flush).</summary>
     public void Reported(string path, long end)
     {
-        var state = paths.GetOrAdd(path, static _ => new PathState());
-        lock (state)
+        while (true)
         {
-            state.Sent = Math.Max(state.Sent, end);
-            state.Wanted = Math.Max(state.Wanted, end);
+            var state = paths.GetOrAdd(path, static _ => new PathState());
+            lock (state)
+            {
+                if (state.Removed)
+                {
+                    continue;
+                }
+
+                state.Sent = Math.Max(state.Sent, end);
+                state.Wanted = Math.Max(state.Wanted, end);
+                return;
+            }
         }
     }
+
+    /// <summary>
+    /// Forgets paths with nothing to send and no report running (their ends were all sent), so a
+    /// long-running client does not keep one entry per file it ever wrote. Returns how many were forgotten.
+    /// </summary>
+    public int Sweep()
+    {
+        var dropped = 0;
+        foreach (var (path, state) in paths)
+        {
+            lock (state)
+            {
+                if (state.Running is not null || state.Wanted > state.Sent)
+                {
+                    continue;
+                }
+
+                // Removed under the state's lock: a Report that took this state sees Removed and takes the new one.
+                state.Removed = true;
+                paths.TryRemove(new KeyValuePair<string, PathState>(path, state));
+                dropped++;
+            }
+        }
+
+        return dropped;
+    }
+
+    /// <summary>How many paths are tracked.</summary>
+    public int Count => paths.Count;
 
     /// <summary>Waits until every report asked for so far has been sent (or failed).</summary>
     public async Task DrainAsync()
@@ -99,5 +147,6 @@ internal sealed class LengthReporter(IDataPath data)
         public long Wanted;
         public long Sent;
         public Task? Running;
+        public bool Removed;
     }
 }

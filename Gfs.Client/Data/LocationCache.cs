@@ -100,6 +100,35 @@ internal sealed class LocationCache(IDataPath data, GfsClientOptions options)
         }
     }
 
+    /// <summary>
+    /// Forgets files whose attributes and chunk locations are all older than the cache's time to
+    /// live (a stale entry would be fetched again anyway), so a long-running client holds what it
+    /// used lately, not every path it ever touched. Returns how many were forgotten.
+    /// </summary>
+    public int Sweep()
+    {
+        var dropped = 0;
+        foreach (var (path, entry) in files)
+        {
+            bool stale;
+            lock (entry)
+            {
+                stale = (entry.Attributes is null || !Fresh(entry.AttributesAt)) && entry.Chunks.Values.All(c => !Fresh(c.At));
+            }
+
+            // A caller holding the entry still gets its answer; it is just not cached any more.
+            if (stale && files.TryRemove(new KeyValuePair<string, FileEntry>(path, entry)))
+            {
+                dropped++;
+            }
+        }
+
+        return dropped;
+    }
+
+    /// <summary>How many files the cache holds.</summary>
+    public int Count => files.Count;
+
     /// <summary>The chunk index appenders to <paramref name="path"/> last used (at least), or -1 when unknown.</summary>
     public int AppendIndex(string path) => files.TryGetValue(path, out var entry) ? Volatile.Read(ref entry.AppendIndex) : -1;
 

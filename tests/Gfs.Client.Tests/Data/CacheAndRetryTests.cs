@@ -102,6 +102,52 @@ public sealed class CacheAndRetryTests
     }
 
     [Fact]
+    public async Task Sweeps_ForgetStaleLocations_EndedLeases_AndSentLengths_EveryCacheTtl()
+    {
+        var time = new FakeTimeProvider();
+        var cluster = new FakeCluster();
+        var ct = TestContext.Current.CancellationToken;
+        for (var i = 0; i < 50; i++)
+        {
+            cluster.CreateFile($"/f{i}", 64 * 1024);
+        }
+
+        var core = TestData.Core(cluster, TestData.Options(time) with { LocationCacheTtl = TimeSpan.FromSeconds(30), LeaseRenewMargin = TimeSpan.FromSeconds(5) });
+        for (var i = 0; i < 50; i++)
+        {
+            await core.Leases.GetAsync($"/f{i}", 0, true, ct);
+            await core.Locations.GetAttributesAsync($"/f{i}", ct);
+            core.Lengths.Report($"/f{i}", 100);
+        }
+
+        await core.Lengths.DrainAsync();
+        Assert.Equal((50, 50, 50), (core.Locations.Count, core.Leases.Count, core.Lengths.Count));
+
+        // Fresh entries survive a sweep; the length entries, all sent, do not.
+        Assert.Equal((0, 0, 50), core.Sweep());
+
+        // One file stays in use; the timer's sweep after the TTL drops the rest.
+        time.Advance(TimeSpan.FromSeconds(20));
+        core.Locations.Invalidate("/f7");
+        await core.Locations.GetChunkAsync("/f7", 0, ct); // fetched again at 20 s
+        time.Advance(TimeSpan.FromSeconds(11)); // 31 s: the timer fires once
+        Assert.Equal(1, core.Locations.Count);
+        var fetches = cluster.GetChunksCalls;
+        await core.Locations.GetChunkAsync("/f7", 0, ct);
+        Assert.Equal(fetches, cluster.GetChunksCalls); // the one kept is /f7, still cached
+        Assert.Equal(50, core.Leases.Count); // leases granted for 60 s are still usable
+
+        time.Advance(TimeSpan.FromSeconds(30)); // 61 s: every lease has ended
+        Assert.Equal((0, 0), (core.Leases.Count, core.Locations.Count));
+
+        // A length reported after its path was swept is still sent.
+        core.Lengths.Report("/f3", 200);
+        await core.Lengths.DrainAsync();
+        Assert.Equal(200, cluster.Size("/f3"));
+        core.StopSweeping();
+    }
+
+    [Fact]
     public async Task ARenewalWithoutFailedServers_SharesALeaseAnotherCallerAlreadyRenewed()
     {
         var cluster = new FakeCluster();
