@@ -205,8 +205,8 @@ public sealed partial class ChunkserverRegistry
     }
 
     private static bool IsNear(Server server, string? clientHost)
-        => !string.IsNullOrEmpty(clientHost) && Uri.TryCreate(server.Url, UriKind.Absolute, out var url)
-            && string.Equals(url.Host.Trim('[', ']'), clientHost.Trim('[', ']'), StringComparison.OrdinalIgnoreCase);
+        => !string.IsNullOrEmpty(clientHost) && server.Host.Length > 0
+            && string.Equals(server.Host, clientHost.Trim('[', ']'), StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Records what a Grant reply told: the server now holds <paramref name="handle"/> at <paramref name="version"/>.</summary>
     public void RecordGrant(long handle, long version, string serverId, long length)
@@ -294,7 +294,22 @@ public sealed partial class ChunkserverRegistry
     {
         public string Id { get; } = id;
 
-        public string Url { get; set; } = "";
+        /// <summary>The server's URL; setting it also sets <see cref="Host"/> (parsed once, not on every location sort).</summary>
+        public string Url
+        {
+            get;
+            set
+            {
+                if (value != field)
+                {
+                    field = value;
+                    Host = Uri.TryCreate(value, UriKind.Absolute, out var url) ? url.Host.Trim('[', ']') : "";
+                }
+            }
+        } = "";
+
+        /// <summary>The host of <see cref="Url"/> without IPv6 brackets; empty when the URL does not parse.</summary>
+        public string Host { get; private set; } = "";
 
         public string Rack { get; set; } = "";
 
