@@ -156,6 +156,9 @@ internal sealed class ChunkTable(int appendTableSize)
 
     public void MarkChanged(long handle) => changes[handle] = Interlocked.Increment(ref stamp);
 
+    /// <summary>How many chunk changes are kept for incremental reports.</summary>
+    public int PendingChanges => changes.Count;
+
     /// <summary>Handles changed after <paramref name="since"/>.</summary>
     public List<long> ChangedSince(long since) => [.. changes.Where(c => c.Value > since).Select(c => c.Key)];
 

@@ -69,7 +69,7 @@ internal sealed class ChunkserverWorker : IAsyncDisposable
     internal async Task<bool> BeatAsync(MasterLink master, CancellationToken cancellationToken)
     {
         var sentAt = time.GetTimestamp();
-        var full = master.NeedFull || time.GetElapsedTime(master.LastFullAt, sentAt) >= options.FullReportInterval;
+        var full = NextIsFull(master, sentAt);
         var stamp = service.Chunks.CurrentStamp;
         var request = Build(master, full, sentAt);
         HeartbeatReply reply;
@@ -105,7 +105,7 @@ internal sealed class ChunkserverWorker : IAsyncDisposable
 
         master.NeedFull = reply.SendFullReport;
         master.IsLeader = reply.IsLeader;
-        service.Chunks.Prune(Masters.Min(m => m.AckedStamp));
+        service.Chunks.Prune(PruneFloor(time.GetTimestamp()));
         if (!reply.IsLeader)
         {
             return true; // only the leader's orders and leases count
@@ -128,6 +128,32 @@ internal sealed class ChunkserverWorker : IAsyncDisposable
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Whether the next heartbeat to <paramref name="master"/> carries the full report: it asked, or
+    /// no full report reached it for <see cref="ChunkserverOptions.FullReportInterval"/>. Stays true
+    /// until a full report is acknowledged (a failed heartbeat changes nothing).
+    /// </summary>
+    private bool NextIsFull(MasterLink master, long now) => master.NeedFull || time.GetElapsedTime(master.LastFullAt, now) >= options.FullReportInterval;
+
+    /// <summary>
+    /// Changes up to this stamp are no longer needed: every master either acknowledged them or gets
+    /// a full report next. A master that stays unreachable therefore does not make the change list
+    /// (and every incremental report's walk over it) grow with each chunk written meanwhile.
+    /// </summary>
+    private long PruneFloor(long now)
+    {
+        var floor = long.MaxValue;
+        foreach (var master in Masters)
+        {
+            if (!NextIsFull(master, now))
+            {
+                floor = Math.Min(floor, master.AckedStamp);
+            }
+        }
+
+        return floor == long.MaxValue ? service.Chunks.CurrentStamp : floor;
     }
 
     private HeartbeatRequest Build(MasterLink master, bool full, long now)

@@ -22,11 +22,11 @@ internal sealed class FakeMaster : IAsyncDisposable
 
     public ConcurrentQueue<HeartbeatRequest> Received { get; } = new();
 
-    public static async Task<FakeMaster> StartAsync()
+    public static async Task<FakeMaster> StartAsync(int port = 0)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.AddGfsRpc(o => o.Urls = ["http://127.0.0.1:0"]);
+        builder.AddGfsRpc(o => o.Urls = [$"http://127.0.0.1:{port}"]);
         var app = builder.Build();
         FakeMaster? master = null;
         app.MapRpc<HeartbeatRequest, HeartbeatReply>(ChunkRoutes.Heartbeat, (request, _) =>

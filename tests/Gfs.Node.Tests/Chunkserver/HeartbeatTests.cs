@@ -44,6 +44,37 @@ public sealed class HeartbeatTests
     }
 
     [Fact]
+    public async Task AMasterDownPastTheFullReportInterval_NoLongerHoldsBackChanges_AndGetsAFullReportWhenBack()
+    {
+        await using var live = await FakeMaster.StartAsync();
+        var port = FreePort.Next();
+        var leaving = await FakeMaster.StartAsync(port);
+        await using var cluster = await ChunkserverTestCluster.StartAsync(count: 1, masters: [live.Url, leaving.Url], configure: o => o.FullReportInterval = TimeSpan.FromSeconds(10));
+        var table = cluster[0].Service.Chunks;
+        await Retry.Until("both masters got their full report", () => live.Received.Any(h => h.FullReport) && leaving.Received.Any(h => h.FullReport), Patience);
+        await leaving.DisposeAsync();
+
+        for (var handle = 100L; handle < 110; handle++)
+        {
+            await cluster.GrantAsync(handle, 1, [0], create: true);
+        }
+
+        // Kept while the master that left would still get an incremental report...
+        await Retry.Until("the live master saw the ten chunks", () => Enumerable.Range(100, 10).All(h => live.Received.Any(r => r.Changed.Any(c => c.Handle == h))), Patience);
+        Assert.True(table.PendingChanges >= 10, $"{table.PendingChanges} changes kept");
+
+        // ...and dropped once its next heartbeat is a full report anyway (10 s after its last one).
+        await Retry.Until("the changes are pruned", () => table.PendingChanges == 0, Patience);
+
+        // The master comes back: its first heartbeat is the full report, with every chunk.
+        await using var back = await FakeMaster.StartAsync(port);
+        await Retry.Until("the returning master got a heartbeat", () => !back.Received.IsEmpty, Patience);
+        Assert.True(back.Received.TryPeek(out var first));
+        Assert.True(first.FullReport);
+        Assert.Equal(Enumerable.Range(100, 10).Select(h => (long)h), first.Chunks.Select(c => c.Handle).Where(h => h >= 100).Order());
+    }
+
+    [Fact]
     public async Task DeleteOrder_IsHonouredOnlyUpToItsVersion()
     {
         await using var master = await FakeMaster.StartAsync();
