@@ -90,12 +90,20 @@ internal sealed class ChunkTable(int appendTableSize)
 
     public IEnumerable<ReplicaState> All => states.Values;
 
-    public void Forget(long handle)
+    /// <summary>
+    /// Takes <paramref name="state"/> out of the table for good (its chunk was deleted). Call with its
+    /// <see cref="ReplicaState.Serial"/> held: whoever waits for that lock gets the chunk's next state.
+    /// </summary>
+    public void Retire(ReplicaState state)
     {
-        states.TryRemove(handle, out _);
+        state.Retired = true;
+        states.TryRemove(new KeyValuePair<long, ReplicaState>(state.Handle, state));
         lock (leasedGate)
         {
-            leased.Remove(handle);
+            if (leased.TryGetValue(state.Handle, out var listed) && ReferenceEquals(listed, state))
+            {
+                leased.Remove(state.Handle);
+            }
         }
     }
 

@@ -222,13 +222,13 @@ internal sealed partial class ChunkserverService
                         state.DropLease();
                         await store.DeleteAsync(order.Handle, cancellationToken).ConfigureAwait(false);
                         Chunks.MarkChanged(order.Handle);
+                        Chunks.Retire(state);
                     }
                     finally
                     {
                         state.Serial.Release();
                     }
 
-                    Chunks.Forget(order.Handle);
                     break;
                 case ChunkOrderKind.Verify:
                     if (await store.VerifyAsync(order.Handle, cancellationToken).ConfigureAwait(false) is { } damage)

@@ -28,7 +28,7 @@ public class ChunkTableTests
         // A new grant lists the chunk again; a deleted chunk leaves the list.
         table.GrantLease(table.Get(10), version: 4, grantedAt: 1_600, expiresAt: 5_000);
         Assert.Equal([10L, 20L], table.LiveLeases(now: 1_700).Select(l => l.State.Handle).Order());
-        table.Forget(20);
+        table.Retire(table.Get(20));
         Assert.Equal([10L], table.LiveLeases(now: 1_700).Select(l => l.State.Handle));
         Assert.Empty(table.LiveLeases(now: 6_000));
         Assert.Equal(0, table.LeasedCount);
@@ -89,8 +89,7 @@ public class ChunkTableTests
         var old = table.Get(4);
         await old.Serial.WaitAsync(TestContext.Current.CancellationToken);
         var waiting = table.LockAsync(4, TestContext.Current.CancellationToken);
-        old.Retired = true;
-        table.Forget(4);
+        table.Retire(old);
         old.Serial.Release();
         var current = await waiting;
         Assert.NotSame(old, current);
