@@ -47,7 +47,7 @@ public sealed partial class ChunkserverRegistry
             }
 
             server.NextScan = now + Ticks(Options.OrderScanInterval);
-            held = server.Chunks.Select(h => (h, replicas[h][serverId].Version)).ToList();
+            held = [.. server.Chunks.Select(static c => (c.Key, c.Value))];
         }
 
         var (current, next) = versions(held.Select(h => h.Handle).ToList());
@@ -80,7 +80,7 @@ public sealed partial class ChunkserverRegistry
             }
 
             // Forget orders for replicas that are gone.
-            foreach (var key in server.SentOrders.Keys.Where(k => !server.Chunks.Contains(k.Handle)).ToList())
+            foreach (var key in server.SentOrders.Keys.Where(k => !server.Chunks.ContainsKey(k.Handle)).ToList())
             {
                 server.SentOrders.Remove(key);
             }

@@ -71,7 +71,7 @@ public sealed partial class ChunkserverRegistry
 
             if (heartbeat.FullReport)
             {
-                foreach (var handle in server.Chunks)
+                foreach (var handle in server.Chunks.Keys)
                 {
                     RemoveReplica(handle, server.Id);
                 }
@@ -123,7 +123,7 @@ public sealed partial class ChunkserverRegistry
 
     private void SetReplica(Server server, ReportedChunk chunk)
     {
-        server.Chunks.Add(chunk.Handle);
+        server.Chunks[chunk.Handle] = chunk.Version;
         if (!replicas.TryGetValue(chunk.Handle, out var holders))
         {
             holders = new Dictionary<string, Replica>(StringComparer.Ordinal);
@@ -274,7 +274,7 @@ public sealed partial class ChunkserverRegistry
             var result = new Dictionary<long, ReportedChunk>();
             if (servers.TryGetValue(serverId, out var server))
             {
-                foreach (var handle in server.Chunks)
+                foreach (var handle in server.Chunks.Keys)
                 {
                     var r = replicas[handle][serverId];
                     result[handle] = new ReportedChunk { Handle = handle, Version = r.Version, Length = r.Length };
@@ -333,7 +333,8 @@ public sealed partial class ChunkserverRegistry
 
         public long LastHeartbeat { get; set; }
 
-        public HashSet<long> Chunks { get; } = [];
+        /// <summary>The replicas the server holds: handle → version (the same version as in the chunk's holders).</summary>
+        public Dictionary<long, long> Chunks { get; } = [];
 
         /// <summary>Chunks placed here recently, decaying (see <see cref="DataPathOptions.CreationHalfLife"/>).</summary>
         public double RecentCreations { get; set; }
