@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Gfs.Client.Protocol;
 using Gfs.Client.Protocol.Chunk;
 using Gfs.Client.Transport;
+using Gfs.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace Gfs.Node.Chunkserver;
@@ -156,9 +157,31 @@ internal sealed class ChunkserverWorker : IAsyncDisposable
         return floor == long.MaxValue ? service.Chunks.CurrentStamp : floor;
     }
 
+    private readonly Lock statsGate = new();
+    private (ChunkStoreStats Stats, long At)? lastStats;
+
+    /// <summary>
+    /// The store's figures for a heartbeat: computed at most once per quarter heartbeat interval and
+    /// shared by the heartbeats to every master (computing them walks every chunk).
+    /// </summary>
+    private ChunkStoreStats SharedStats(long now)
+    {
+        lock (statsGate)
+        {
+            if (lastStats is { } last && time.GetElapsedTime(last.At, now) < options.HeartbeatInterval / 4)
+            {
+                return last.Stats;
+            }
+
+            var stats = service.Store.GetStats();
+            lastStats = (stats, now);
+            return stats;
+        }
+    }
+
     private HeartbeatRequest Build(MasterLink master, bool full, long now)
     {
-        var stats = service.Store.GetStats();
+        var stats = SharedStats(now);
         var request = new HeartbeatRequest
         {
             ServerId = service.ServerId,
