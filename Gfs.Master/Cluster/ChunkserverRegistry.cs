@@ -69,7 +69,7 @@ public sealed partial class ChunkserverRegistry
             server.LastHeartbeat = now;
             server.LeaseCount = heartbeat.Leases.Count;
 
-            if (heartbeat.FullReport)
+            if (heartbeat.FullReport && CollectReport(server, heartbeat) is { } report)
             {
                 foreach (var handle in server.Chunks.Keys)
                 {
@@ -77,7 +77,7 @@ public sealed partial class ChunkserverRegistry
                 }
 
                 server.Chunks.Clear();
-                foreach (var chunk in heartbeat.Chunks)
+                foreach (var chunk in report)
                 {
                     SetReplica(server, chunk);
                 }
@@ -117,8 +117,42 @@ public sealed partial class ChunkserverRegistry
                 }
             }
 
-            return !server.FullReportSeen || server.StartedUnixMs != heartbeat.StartedUnixMs;
+            return !server.FullReportSeen || server.StartedUnixMs != heartbeat.StartedUnixMs || server.ReportGap;
         }
+    }
+
+    /// <summary>
+    /// Gathers a full report sent in parts (<see cref="HeartbeatRequest.FullReportPart"/>): the whole
+    /// report at its last part, null before. A part out of sequence drops what was gathered and makes
+    /// the master ask for the full report again; until a report is complete the server's replicas
+    /// stay as they were.
+    /// </summary>
+    private static List<ReportedChunk>? CollectReport(Server server, HeartbeatRequest heartbeat)
+    {
+        if (heartbeat.FullReportPart == 0)
+        {
+            server.ReportGap = false;
+            server.PendingReportNext = 1;
+            server.PendingReport = heartbeat.FullReportMore ? [.. heartbeat.Chunks] : null;
+            return heartbeat.FullReportMore ? null : heartbeat.Chunks;
+        }
+
+        if (server.PendingReport is not { } pending || heartbeat.FullReportPart != server.PendingReportNext)
+        {
+            server.PendingReport = null;
+            server.ReportGap = true;
+            return null;
+        }
+
+        pending.AddRange(heartbeat.Chunks);
+        if (heartbeat.FullReportMore)
+        {
+            server.PendingReportNext = heartbeat.FullReportPart + 1;
+            return null;
+        }
+
+        server.PendingReport = null;
+        return pending;
     }
 
     private void SetReplica(Server server, ReportedChunk chunk)
@@ -330,6 +364,15 @@ public sealed partial class ChunkserverRegistry
         public long StartedUnixMs { get; set; }
 
         public bool FullReportSeen { get; set; }
+
+        /// <summary>Parts of a full report received so far (null: none pending).</summary>
+        public List<ReportedChunk>? PendingReport { get; set; }
+
+        /// <summary>The part of the pending report expected next.</summary>
+        public int PendingReportNext { get; set; }
+
+        /// <summary>A part went missing: the server is asked for its full report again.</summary>
+        public bool ReportGap { get; set; }
 
         public long LastHeartbeat { get; set; }
 

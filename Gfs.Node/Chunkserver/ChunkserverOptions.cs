@@ -1,3 +1,5 @@
+using Gfs.Client.Protocol.Chunk;
+
 namespace Gfs.Node.Chunkserver;
 
 /// <summary>Settings of one chunkserver process; validated by <see cref="Validate"/> before anything starts.</summary>
@@ -42,6 +44,9 @@ public sealed class ChunkserverOptions
     /// </summary>
     public TimeSpan ChunkStateIdle { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>Most chunks in one heartbeat; a longer full report goes in parts. Default <see cref="HeartbeatRequest.MaxReportChunks"/>.</summary>
+    public int ReportPartChunks { get; set; } = HeartbeatRequest.MaxReportChunks;
+
     /// <summary>Throws <see cref="ArgumentException"/> when a setting is unusable.</summary>
     public void Validate()
     {
@@ -68,6 +73,11 @@ public sealed class ChunkserverOptions
         if (MaxOpenFiles < 1)
         {
             throw new ArgumentException("--max-open-files must be at least 1");
+        }
+
+        if (ReportPartChunks < 1)
+        {
+            throw new ArgumentException("a report part must hold at least one chunk");
         }
 
         if (AppendTableSize < 1)

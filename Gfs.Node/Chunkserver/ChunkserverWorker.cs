@@ -66,13 +66,61 @@ internal sealed class ChunkserverWorker : IAsyncDisposable
         stop.Dispose();
     }
 
-    /// <summary>Sends one heartbeat to <paramref name="master"/> and handles its reply; false when the master could not be reached.</summary>
+    /// <summary>
+    /// Sends one heartbeat to <paramref name="master"/> and handles its reply; false when the master
+    /// could not be reached. A full report longer than <see cref="ChunkserverOptions.ReportPartChunks"/>
+    /// goes in parts, back to back; it counts as sent only when the last part was acknowledged (a
+    /// failed part makes the next heartbeat start the report again).
+    /// </summary>
     internal async Task<bool> BeatAsync(MasterLink master, CancellationToken cancellationToken)
     {
         var sentAt = time.GetTimestamp();
         var full = NextIsFull(master, sentAt);
         var stamp = service.Chunks.CurrentStamp;
         var request = Build(master, full, sentAt);
+        if (full && request.Chunks.Count > options.ReportPartChunks)
+        {
+            var all = request.Chunks;
+            var size = options.ReportPartChunks;
+            var parts = (all.Count + size - 1) / size;
+            for (var part = 0; part < parts - 1; part++)
+            {
+                var partSentAt = time.GetTimestamp();
+                var partial = PartOf(request, all.GetRange(part * size, size), part, more: true);
+                if (await SendAsync(master, partial, cancellationToken).ConfigureAwait(false) is not { } partReply)
+                {
+                    return false;
+                }
+
+                master.IsLeader = partReply.IsLeader;
+                Obey(master, partReply, partSentAt);
+            }
+
+            request = PartOf(request, all.GetRange((parts - 1) * size, all.Count - ((parts - 1) * size)), parts - 1, more: false);
+        }
+
+        if (await SendAsync(master, request, cancellationToken).ConfigureAwait(false) is not { } reply)
+        {
+            return false;
+        }
+
+        master.AckedStamp = stamp;
+        master.LastSentAt = sentAt;
+        if (full)
+        {
+            master.LastFullAt = sentAt;
+        }
+
+        master.NeedFull = reply.SendFullReport;
+        master.IsLeader = reply.IsLeader;
+        service.Chunks.Prune(PruneFloor(time.GetTimestamp()));
+        Obey(master, reply, sentAt);
+        return true;
+    }
+
+    /// <summary>One heartbeat call; null (logged, rate-limited) when the master could not be reached.</summary>
+    private async Task<HeartbeatReply?> SendAsync(MasterLink master, HeartbeatRequest request, CancellationToken cancellationToken)
+    {
         HeartbeatReply reply;
         try
         {
@@ -88,7 +136,7 @@ internal sealed class ChunkserverWorker : IAsyncDisposable
                 ChunkserverLog.HeartbeatFailed(logger, master.Url, master.Failures, e.Message);
             }
 
-            return false;
+            return null;
         }
 
         if (master.Failures > 0)
@@ -97,19 +145,15 @@ internal sealed class ChunkserverWorker : IAsyncDisposable
             master.Failures = 0;
         }
 
-        master.AckedStamp = stamp;
-        master.LastSentAt = sentAt;
-        if (full)
-        {
-            master.LastFullAt = sentAt;
-        }
+        return reply;
+    }
 
-        master.NeedFull = reply.SendFullReport;
-        master.IsLeader = reply.IsLeader;
-        service.Chunks.Prune(PruneFloor(time.GetTimestamp()));
+    /// <summary>Acts on the leader's lease extensions, revocations and orders (a follower's are ignored).</summary>
+    private void Obey(MasterLink master, HeartbeatReply reply, long sentAt)
+    {
         if (!reply.IsLeader)
         {
-            return true; // only the leader's orders and leases count
+            return; // only the leader's orders and leases count
         }
 
         foreach (var extension in reply.Extensions)
@@ -127,9 +171,27 @@ internal sealed class ChunkserverWorker : IAsyncDisposable
         {
             orders.Writer.TryWrite((order, master.Url));
         }
-
-        return true;
     }
+
+    /// <summary>One part of a full report: the heartbeat's figures and leases with a slice of the chunks.</summary>
+    private static HeartbeatRequest PartOf(HeartbeatRequest request, List<ReportedChunk> chunks, int part, bool more) => new()
+    {
+        ServerId = request.ServerId,
+        Url = request.Url,
+        Rack = request.Rack,
+        CapacityBytes = request.CapacityBytes,
+        FreeBytes = request.FreeBytes,
+        UsedBytes = request.UsedBytes,
+        ChunkCount = request.ChunkCount,
+        ActiveRequests = request.ActiveRequests,
+        FullReport = true,
+        StartedUnixMs = request.StartedUnixMs,
+        BufferedBytes = request.BufferedBytes,
+        Leases = request.Leases,
+        Chunks = chunks,
+        FullReportPart = part,
+        FullReportMore = more,
+    };
 
     /// <summary>
     /// Whether the next heartbeat to <paramref name="master"/> carries the full report: it asked, or

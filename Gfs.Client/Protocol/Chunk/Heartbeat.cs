@@ -65,6 +65,20 @@ public sealed class HeartbeatRequest
     /// <summary>Bytes held in the push buffer.</summary>
     [Key(14)]
     public long BufferedBytes { get; set; }
+
+    /// <summary>
+    /// A full report larger than <see cref="MaxReportChunks"/> goes in parts, in consecutive
+    /// heartbeats: this part's number, from 0.
+    /// </summary>
+    [Key(15)]
+    public int FullReportPart { get; set; }
+
+    /// <summary>True when more parts of this full report follow; the master applies it at the last part.</summary>
+    [Key(16)]
+    public bool FullReportMore { get; set; }
+
+    /// <summary>Most chunks one heartbeat carries in <see cref="Chunks"/> (about 2–4 MB of MessagePack).</summary>
+    public const int MaxReportChunks = 200_000;
 }
 
 /// <summary>One chunk in a chunk report.</summary>

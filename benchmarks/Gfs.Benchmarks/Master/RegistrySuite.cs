@@ -35,6 +35,15 @@ public sealed class RegistrySuite : IBenchmarkSuite
         }
 
         Console.WriteLine();
+        Console.WriteLine($"full report size on the wire (one message; parts hold at most {HeartbeatRequest.MaxReportChunks:N0} chunks, the master takes messages up to 16 MiB)");
+        foreach (var n in sizes)
+        {
+            var report = Heartbeat("cs0", Enumerable.Range(0, n).Select(h => new ReportedChunk { Handle = 5_000_000L + h, Version = 3, Length = h % 2 == 0 ? 4096 : 64L << 20 }).ToList(), full: true);
+            var bytes = MessagePack.MessagePackSerializer.Serialize(report, Gfs.Client.Protocol.WireFormat.Options).Length;
+            Console.WriteLine($"{n,13:N0} chunks: {bytes / 1e6,8:F1} MB, {bytes / (double)n:F1} bytes per chunk");
+        }
+
+        Console.WriteLine();
         Console.WriteLine("chunkserver: leases listed per heartbeat (100 live leases), and memory per chunk state");
         Console.WriteLine("chunk states  walk of every state µs (p50)  leased list µs (p50)  bytes per state");
         foreach (var n in sizes)

@@ -1,4 +1,5 @@
 using Gfs.Client.Protocol;
+using Gfs.Client.Protocol.Chunk;
 using Gfs.Master.Cluster;
 using Microsoft.Extensions.Time.Testing;
 using static Gfs.Master.Tests.Cluster.Heartbeats;
@@ -44,6 +45,35 @@ public class ChunkserverRegistryTests
         Assert.Empty(registry.Locations(3, 1, null, out _));
         Assert.Single(registry.Locations(3, 2, null, out length));
         Assert.Equal(35, length);
+    }
+
+    [Fact]
+    public void FullReportInParts_ReplacesTheReplicasAtTheLastPart_AndAGapAsksForItAgain()
+    {
+        registry.Record(Of("a", chunks: [Chunk(1, 1), Chunk(2, 1)]));
+
+        HeartbeatRequest Part(int part, bool more, params long[] handles)
+        {
+            var heartbeat = Of("a", chunks: [.. handles.Select(h => Chunk(h, 1))]);
+            heartbeat.FullReportPart = part;
+            heartbeat.FullReportMore = more;
+            return heartbeat;
+        }
+
+        Assert.False(registry.Record(Part(0, more: true, 3, 4)));
+        Assert.Single(registry.Locations(1, 1, null, out _)); // the old report stands until the last part
+        Assert.Empty(registry.Locations(3, 1, null, out _));
+        Assert.False(registry.Record(Part(1, more: true, 5)));
+        Assert.False(registry.Record(Part(2, more: false, 6)));
+        Assert.Equal([3L, 4, 5, 6], registry.ReplicasOf("a").Keys.Order());
+
+        // Part 1 goes missing: nothing changes, and the master asks for the full report again.
+        Assert.False(registry.Record(Part(0, more: true, 7)));
+        Assert.True(registry.Record(Part(2, more: false, 8)));
+        Assert.Equal([3L, 4, 5, 6], registry.ReplicasOf("a").Keys.Order());
+        Assert.True(registry.Record(Of("a", full: false))); // still asking
+        Assert.False(registry.Record(Part(0, more: false, 9)));
+        Assert.Equal([9L], registry.ReplicasOf("a").Keys);
     }
 
     [Fact]

@@ -75,6 +75,28 @@ public sealed class HeartbeatTests
     }
 
     [Fact]
+    public async Task ALargeFullReport_GoesInParts_BackToBack_CoveringEveryChunk()
+    {
+        await using var master = await FakeMaster.StartAsync();
+        await using var cluster = await ChunkserverTestCluster.StartAsync(count: 1, masters: [master.Url], configure: o => o.ReportPartChunks = 3);
+        for (var handle = 200L; handle < 210; handle++)
+        {
+            await cluster.GrantAsync(handle, 1, [0], create: true);
+        }
+
+        await Retry.Until("the ten chunks were reported", () => Enumerable.Range(200, 10).All(h => master.Received.Any(r => r.Changed.Any(c => c.Handle == h))), Patience);
+        master.Once(h => !h.FullReport, new HeartbeatReply { IsLeader = true, SendFullReport = true });
+        await Retry.Until("the last part of a full report", () => master.Received.Any(h => h.FullReport && h.FullReportPart == 3 && !h.FullReportMore), Patience);
+
+        var received = master.Received.ToList();
+        var last = received.FindIndex(h => h.FullReport && h.FullReportPart == 3 && !h.FullReportMore);
+        var parts = received.GetRange(last - 3, 4);
+        Assert.Equal([(0, true), (1, true), (2, true), (3, false)], parts.Select(p => (p.FullReportPart, p.FullReportMore)));
+        Assert.All(parts, p => Assert.True(p.FullReport && p.Chunks.Count <= 3));
+        Assert.Equal(Enumerable.Range(200, 10).Select(h => (long)h), parts.SelectMany(p => p.Chunks).Select(c => c.Handle).Order());
+    }
+
+    [Fact]
     public async Task DeleteOrder_IsHonouredOnlyUpToItsVersion()
     {
         await using var master = await FakeMaster.StartAsync();
@@ -112,8 +134,9 @@ public sealed class HeartbeatTests
     {
         await using var master = await FakeMaster.StartAsync();
         await using var cluster = await ChunkserverTestCluster.StartAsync(count: 1, masters: [master.Url]);
-        await cluster.GrantAsync(51, 1, [0], create: true, leaseMs: 5_000);
-        await cluster.GrantAsync(52, 1, [0], create: true, leaseMs: 5_000);
+        // Leases long enough that a loaded machine still extends 51 before it runs out.
+        await cluster.GrantAsync(51, 1, [0], create: true, leaseMs: 30_000);
+        await cluster.GrantAsync(52, 1, [0], create: true, leaseMs: 30_000);
         var data = ChunkserverTestCluster.Random(1000, 1);
         await cluster.PushAsync("e1", data, [0]);
         await cluster.WriteAsync(0, 51, 1, 0, "e1", data.Length);
@@ -127,7 +150,7 @@ public sealed class HeartbeatTests
         await Retry.Until("the lease on 51 is extended", () => master.Received.Any(h => h.Leases.Any(l => l.Handle == 51 && l.RemainingMs > 60_000)), Patience);
         Assert.DoesNotContain(master.Received, h => h.Leases.Any(l => l.Handle == 52 && l.WantsExtension));
 
-        cluster.Time.Advance(TimeSpan.FromSeconds(10));
+        cluster.Time.Advance(TimeSpan.FromSeconds(35));
         await cluster.PushAsync("e2", data, [0]);
         Assert.Empty((await cluster.WriteAsync(0, 51, 1, data.Length, "e2", data.Length)).FailedReplicas);
         Assert.Equal(ErrorCode.LeaseExpired, (await ChunkserverTestCluster.Refused(() => cluster.WriteAsync(0, 52, 1, 0, "e2", data.Length))).Code);
