@@ -15,50 +15,35 @@ internal sealed class LengthReporter(IDataPath data)
     public Exception? LastError { get; private set; }
 
     /// <summary>Asks for <paramref name="path"/>'s length to be raised to at least <paramref name="end"/>.</summary>
-    public void Report(string path, long end)
+    public void Report(string path, long end) => Update(path, state =>
     {
-        while (true)
+        if (end > state.Wanted)
         {
-            var state = paths.GetOrAdd(path, static _ => new PathState());
-            lock (state)
-            {
-                if (state.Removed)
-                {
-                    continue; // swept meanwhile: use the path's new state
-                }
-
-                if (end <= state.Wanted)
-                {
-                    return;
-                }
-
-                state.Wanted = end;
-                if (state.Running is null)
-                {
-                    state.Running = RunAsync(path, state);
-                }
-
-                return;
-            }
+            state.Wanted = end;
+            state.Running ??= RunAsync(path, state);
         }
-    }
+    });
 
     /// <summary>Records that <paramref name="end"/> was reported by someone else (a writer's own flush).</summary>
-    public void Reported(string path, long end)
+    public void Reported(string path, long end) => Update(path, state =>
+    {
+        state.Sent = Math.Max(state.Sent, end);
+        state.Wanted = Math.Max(state.Wanted, end);
+    });
+
+    /// <summary>Runs <paramref name="change"/> under the lock of the path's current state (a state swept meanwhile is skipped for the new one).</summary>
+    private void Update(string path, Action<PathState> change)
     {
         while (true)
         {
             var state = paths.GetOrAdd(path, static _ => new PathState());
             lock (state)
             {
-                if (state.Removed)
+                if (!state.Removed)
                 {
-                    continue;
+                    change(state);
+                    return;
                 }
-
-                state.Sent = Math.Max(state.Sent, end);
-                state.Wanted = Math.Max(state.Wanted, end);
-                return;
             }
         }
     }

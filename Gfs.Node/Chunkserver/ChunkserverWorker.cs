@@ -80,14 +80,21 @@ internal sealed class ChunkserverWorker : IAsyncDisposable
         var request = Build(master, full, sentAt);
         if (full && request.Chunks.Count > options.ReportPartChunks)
         {
+            // The same request goes once per part, each time with the next slice of the chunks; the last part is sent below.
             var all = request.Chunks;
             var size = options.ReportPartChunks;
-            var parts = (all.Count + size - 1) / size;
-            for (var part = 0; part < parts - 1; part++)
+            for (var from = 0; ; from += size)
             {
+                request.Chunks = all.GetRange(from, Math.Min(size, all.Count - from));
+                request.FullReportPart = from / size;
+                request.FullReportMore = from + size < all.Count;
+                if (!request.FullReportMore)
+                {
+                    break;
+                }
+
                 var partSentAt = time.GetTimestamp();
-                var partial = PartOf(request, all.GetRange(part * size, size), part, more: true);
-                if (await SendAsync(master, partial, cancellationToken).ConfigureAwait(false) is not { } partReply)
+                if (await SendAsync(master, request, cancellationToken).ConfigureAwait(false) is not { } partReply)
                 {
                     return false;
                 }
@@ -95,8 +102,6 @@ internal sealed class ChunkserverWorker : IAsyncDisposable
                 master.IsLeader = partReply.IsLeader;
                 Obey(master, partReply, partSentAt);
             }
-
-            request = PartOf(request, all.GetRange((parts - 1) * size, all.Count - ((parts - 1) * size)), parts - 1, more: false);
         }
 
         if (await SendAsync(master, request, cancellationToken).ConfigureAwait(false) is not { } reply)
@@ -172,26 +177,6 @@ internal sealed class ChunkserverWorker : IAsyncDisposable
             orders.Writer.TryWrite((order, master.Url));
         }
     }
-
-    /// <summary>One part of a full report: the heartbeat's figures and leases with a slice of the chunks.</summary>
-    private static HeartbeatRequest PartOf(HeartbeatRequest request, List<ReportedChunk> chunks, int part, bool more) => new()
-    {
-        ServerId = request.ServerId,
-        Url = request.Url,
-        Rack = request.Rack,
-        CapacityBytes = request.CapacityBytes,
-        FreeBytes = request.FreeBytes,
-        UsedBytes = request.UsedBytes,
-        ChunkCount = request.ChunkCount,
-        ActiveRequests = request.ActiveRequests,
-        FullReport = true,
-        StartedUnixMs = request.StartedUnixMs,
-        BufferedBytes = request.BufferedBytes,
-        Leases = request.Leases,
-        Chunks = chunks,
-        FullReportPart = part,
-        FullReportMore = more,
-    };
 
     /// <summary>
     /// Whether the next heartbeat to <paramref name="master"/> carries the full report: it asked, or
