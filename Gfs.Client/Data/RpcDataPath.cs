@@ -23,11 +23,11 @@ internal sealed class RpcDataPath(GfsClientOptions options, RpcClient rpc, Maste
             cancellationToken);
 
     /// <summary>
-    /// One attempt of a lease call: the leader may wait up to 10 s for an older lease to expire
-    /// (the master's DataPathOptions.MaxLeaseWait) and then give the grants 5 s, so the attempt is allowed
-    /// that much more than a plain call; abandoning it earlier would only make the retry wait again.
+    /// One attempt of a lease call: the leader may wait for an older lease to expire and then grant
+    /// twice (<see cref="DataPathTimeouts.LeaseAttempt"/>), so the attempt is allowed that long;
+    /// abandoning it earlier would only make the retry wait again.
     /// </summary>
-    private TimeSpan LeaseAttemptTimeout => options.AttemptTimeout + TimeSpan.FromSeconds(15);
+    private TimeSpan LeaseAttemptTimeout => options.AttemptTimeout > DataPathTimeouts.LeaseAttempt ? options.AttemptTimeout : DataPathTimeouts.LeaseAttempt;
 
     public async Task<LeaseChunkReply?> CreateFileAsync(string path, int goal, int chunkSize, CancellationToken cancellationToken)
     {

@@ -118,6 +118,7 @@ public sealed class ChunkCoordinator
         }
 
         reply.IsLeader = true;
+        reply.Term = log.Term;
         Leases.PruneEnded();
         if (request.Leases.Count > 0)
         {
@@ -195,7 +196,7 @@ public sealed class ChunkCoordinator
                 Registry.MarkBad(request.Handle, request.ServerId);
                 break;
             case ReplicaProblem.Unreachable or ReplicaProblem.Refused:
-                Leases.ReportFailure(request.Handle, request.ServerId);
+                Leases.ReportFailure(request.Handle, request.Version, request.ServerId);
                 break;
             default:
                 throw new GfsException(ErrorCode.InvalidArgument, $"unknown replica problem {(int)request.Problem}");

@@ -26,6 +26,12 @@ public sealed partial class ChunkserverRegistry
 
     public DataPathOptions Options { get; }
 
+    /// <summary>
+    /// Raised (outside the registry's lock) with a server's id when a heartbeat shows it started again
+    /// since its last one: whatever it held in memory, leases included, is gone.
+    /// </summary>
+    public event Action<string>? Restarted;
+
     /// <summary>Now on the monotonic clock, in <see cref="TimeProvider.TimestampFrequency"/> ticks.</summary>
     public long Now => time.GetTimestamp();
 
@@ -50,6 +56,8 @@ public sealed partial class ChunkserverRegistry
         }
 
         var now = Now;
+        bool wantsFullReport;
+        var restarted = false;
         lock (gate)
         {
             if (!servers.TryGetValue(heartbeat.ServerId, out var server))
@@ -57,6 +65,17 @@ public sealed partial class ChunkserverRegistry
                 server = new Server(heartbeat.ServerId);
                 servers.Add(server.Id, server);
             }
+
+            if (server.Incarnation != 0 && server.Incarnation != heartbeat.StartedUnixMs)
+            {
+                restarted = true;
+                foreach (var lost in reportedLeases.Where(l => l.Value.ServerId == server.Id).Select(l => l.Key).ToList())
+                {
+                    reportedLeases.Remove(lost);
+                }
+            }
+
+            server.Incarnation = heartbeat.StartedUnixMs;
 
             server.Url = heartbeat.Url;
             server.Rack = heartbeat.Rack;
@@ -117,8 +136,15 @@ public sealed partial class ChunkserverRegistry
                 }
             }
 
-            return !server.FullReportSeen || server.StartedUnixMs != heartbeat.StartedUnixMs || server.ReportGap;
+            wantsFullReport = !server.FullReportSeen || server.StartedUnixMs != heartbeat.StartedUnixMs || server.ReportGap;
         }
+
+        if (restarted)
+        {
+            Restarted?.Invoke(heartbeat.ServerId);
+        }
+
+        return wantsFullReport;
     }
 
     /// <summary>
@@ -187,6 +213,27 @@ public sealed partial class ChunkserverRegistry
     }
 
     private bool IsLive(Server server, long now) => now - server.LastHeartbeat < Ticks(Options.DeadAfter);
+
+    /// <summary>
+    /// What this master knows now of <paramref name="serverId"/>'s replica of <paramref name="handle"/>:
+    /// null unless the server is live and its full chunk report of this start has been seen (only then
+    /// does a missing replica mean the server does not hold the chunk); otherwise the replica's version,
+    /// 0 when it holds none.
+    /// </summary>
+    public long? ReplicaVersionOn(string serverId, long handle)
+    {
+        var now = Now;
+        lock (gate)
+        {
+            if (!servers.TryGetValue(serverId, out var server) || !IsLive(server, now) || !server.FullReportSeen
+                || server.StartedUnixMs != server.Incarnation)
+            {
+                return null;
+            }
+
+            return server.Chunks.TryGetValue(handle, out var version) ? version : 0;
+        }
+    }
 
     /// <summary>The server's location, when known.</summary>
     public ReplicaLocation? Find(string serverId)
@@ -362,6 +409,9 @@ public sealed partial class ChunkserverRegistry
         public int LeaseCount { get; set; }
 
         public long StartedUnixMs { get; set; }
+
+        /// <summary>The start time the server's last heartbeat named (0 before the first): a change is a restart.</summary>
+        public long Incarnation { get; set; }
 
         public bool FullReportSeen { get; set; }
 

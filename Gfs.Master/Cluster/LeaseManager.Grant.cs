@@ -5,7 +5,6 @@ using Gfs.Master.State;
 
 namespace Gfs.Master.Cluster;
 
-
 public sealed partial class LeaseManager
 {
     /// <summary>
@@ -44,7 +43,7 @@ public sealed partial class LeaseManager
                     $"the file has {info.Count} chunks; chunk {request.Index} {(request.Allocate ? "cannot be allocated" : "does not exist")}");
             }
 
-            var allocated = await AllocateAsync(request, info, failed, cancellationToken).ConfigureAwait(false);
+            var allocated = await AllocateAsync(request, info, failed).ConfigureAwait(false);
             if (allocated is not null || attempt >= 3)
             {
                 return allocated ?? throw new GfsException(ErrorCode.Unavailable, "could not allocate the chunk; retry");
@@ -54,14 +53,18 @@ public sealed partial class LeaseManager
         }
     }
 
-    /// <summary>Step 1: place, commit the allocation, create the replicas. Null when another allocation won the index.</summary>
-    private async Task<LeaseChunkReply?> AllocateAsync(LeaseChunkRequest request, EntryInfo info, HashSet<string> failed, CancellationToken cancellationToken)
+    /// <summary>
+    /// Step 1: place, commit the allocation, create the replicas. Null when another allocation won the
+    /// index. Runs to the end even when the caller gives up: an allocation committed and never granted
+    /// would only be repaired by the next lease request.
+    /// </summary>
+    private async Task<LeaseChunkReply?> AllocateAsync(LeaseChunkRequest request, EntryInfo info, HashSet<string> failed)
     {
         var placed = registry.Place(Math.Max(1, info.Goal), info.ChunkSize, failed);
         var handle = log.NewChunkHandle();
         var result = await log.ExecuteAsync(
             new AllocateChunkOp { Path = request.Path, ChunkIndex = request.Index, Handle = handle, Replicas = placed.Select(p => p.ServerId).ToArray() },
-            cancellationToken).ConfigureAwait(false);
+            CancellationToken.None).ConfigureAwait(false);
         if (result.Code == ErrorCode.Conflict)
         {
             return null;
@@ -108,18 +111,14 @@ public sealed partial class LeaseManager
 
         long settleUntil;
         ChunkLease? lease;
+        var now = registry.Now;
         lock (gate)
         {
-            if (reportedFailures.Remove(handle, out var reported))
-            {
-                failed.UnionWith(reported);
-            }
-
+            failed.UnionWith(TakeReports(handle, current, now));
             lease = leases.GetValueOrDefault(handle);
             settleUntil = leaderSince == long.MinValue ? 0 : leaderSince + registry.Ticks(LeaderSettle);
         }
 
-        var now = registry.Now;
         if (lease is null && registry.ReportedLeaseOf(handle) is { } report && report.Version == current)
         {
             // A lease an earlier leader granted, known from the primary's heartbeats to this master.
@@ -148,14 +147,16 @@ public sealed partial class LeaseManager
         var candidates = registry.Locations(handle, current, clientHost, out _).Where(r => !failed.Contains(r.ServerId)).ToList();
         if (candidates.Count == 0)
         {
-            throw new GfsException(ErrorCode.Unavailable, $"chunk {handle} has no live up-to-date replica outside the failed ones");
+            // No replica holds the current version: perhaps its grant reached nobody who could have mutated it.
+            return await ConvergeAsync(index, handle, current, info, failed, clientHost).ConfigureAwait(false);
         }
 
-        // The holder of the known lease may take it again at once (its new Grant replaces the old lease);
-        // anyone else waits until every lease known for the chunk has expired.
+        // The holder of the known lease may take it again at once (its new Grant replaces the old lease).
+        // Anyone else waits until every lease known for the chunk has expired -- unless the holder is
+        // dead or restarted (its lease died with it, or the new version fences it: docs/data-path.md).
         var holder = lease?.PrimaryId ?? registry.ReportedLeaseOf(handle)?.ServerId;
         var primary = candidates.Find(c => c.ServerId == holder) ?? candidates[0];
-        if (primary.ServerId != holder)
+        if (primary.ServerId != holder && (holder is null || registry.IsLive(holder)))
         {
             var waitUntil = Math.Max(settleUntil, Math.Max(lease?.ExpiresAt ?? 0, registry.ReportedLeaseOf(handle)?.ExpiresAt ?? 0));
             var wait = waitUntil - registry.Now;
@@ -176,27 +177,112 @@ public sealed partial class LeaseManager
         return Reply(index, granted, info.ChunkSize, clientHost);
     }
 
+    /// <summary>
+    /// The chunk's current version <paramref name="current"/> is on no live replica. A mutation at a
+    /// version needs every server it was granted to; so when one of them is known to be still at the
+    /// version the grant came from (or, for a chunk created empty, not to hold it at all), nothing was
+    /// ever acknowledged at <paramref name="current"/>, and the replicas of that older version hold every
+    /// acknowledged byte: they are granted the next version (a chunk that exists nowhere is created
+    /// afresh). Otherwise a replica of the current version may hold data nobody else has, and the
+    /// chunk waits for it (Unavailable). The proof is checked again in the grant replies: a probe that
+    /// turns out to have held the current version after all ends the attempt.
+    /// </summary>
+    private async Task<LeaseChunkReply> ConvergeAsync(int index, long handle, long current, EntryInfo info, HashSet<string> failed, string clientHost)
+    {
+        var grant = log.Read(s => s.GrantOf(handle));
+        if (grant is null || grant.Version != current)
+        {
+            throw new GfsException(ErrorCode.Unavailable, $"chunk {handle} has no live up-to-date replica outside the failed ones");
+        }
+
+        var probe = grant.Servers.FirstOrDefault(id => !failed.Contains(id) && registry.ReplicaVersionOn(id, handle) is { } v && v == grant.BaseVersion);
+        if (probe is null)
+        {
+            throw new GfsException(ErrorCode.Unavailable, $"chunk {handle}: no live replica of version {current}, and none of the servers it was granted to shows it was never used; waiting for them");
+        }
+
+        var create = grant.BaseVersion == 0;
+        List<ReplicaLocation> replicas;
+        if (create)
+        {
+            var placed = registry.Place(Math.Max(1, info.Goal), info.ChunkSize, failed);
+            var probeLocation = placed.Find(p => p.ServerId == probe) ?? registry.Find(probe) ?? throw new GfsException(ErrorCode.Unavailable, $"chunk {handle}: server {probe} is gone");
+            replicas = [probeLocation, .. placed.Where(p => p.ServerId != probe).Take(Math.Max(1, info.Goal) - 1)];
+        }
+        else
+        {
+            var older = registry.Locations(handle, grant.BaseVersion, clientHost, out _).Where(r => !failed.Contains(r.ServerId)).ToList();
+            var probeLocation = older.Find(r => r.ServerId == probe) ?? registry.Find(probe) ?? throw new GfsException(ErrorCode.Unavailable, $"chunk {handle}: server {probe} is gone");
+            replicas = [probeLocation, .. older.Where(r => r.ServerId != probe)];
+        }
+
+        var bumped = await CommitBumpAsync(handle, current, replicas, create ? -1 : grant.BaseVersion).ConfigureAwait(false);
+        var granted = await GrantAsync(handle, bumped, create, replicas, info.ChunkSize).ConfigureAwait(false);
+        var probeAnswer = granted.Previous.GetValueOrDefault(probe, -1);
+        if (probeAnswer >= current)
+        {
+            // The probe held the current version after all (a grant reached it late): a mutation may have
+            // been acknowledged at that version, so only replicas that held it may serve. They move on
+            // alone; the others are stale from here on.
+            var holders = replicas.Where(r => granted.Previous.GetValueOrDefault(r.ServerId, -1) >= current).ToList();
+            var fenced = await CommitBumpAsync(handle, bumped, holders, current).ConfigureAwait(false);
+            var again = await GrantAsync(handle, fenced, create: false, holders, info.ChunkSize).ConfigureAwait(false);
+            return again.Lease is { Confirmed: true } kept
+                ? Reply(index, kept, info.ChunkSize, clientHost)
+                : throw new GfsException(ErrorCode.Unavailable, $"chunk {handle}: server {probe} held version {current} after all and did not take version {fenced}; retry");
+        }
+
+        if (granted.Lease is { Confirmed: true } lease)
+        {
+            return Reply(index, lease, info.ChunkSize, clientHost);
+        }
+
+        if (granted.Answered.Count == 0 || probeAnswer < 0)
+        {
+            throw new GfsException(ErrorCode.Unavailable, $"chunk {handle}: the replicas of version {grant.BaseVersion} did not answer the grant of version {bumped}; retry");
+        }
+
+        // The probe answered (fenced below the old version) but the primary did not: the replicas that answered move on again.
+        var second = await BumpAndGrantAsync(handle, bumped, granted.Answered, info.ChunkSize).ConfigureAwait(false);
+        return Reply(index, second, info.ChunkSize, clientHost);
+    }
+
     /// <summary>Raises the version through the log and grants the lease to <paramref name="replicas"/> (the primary first).</summary>
     private async Task<ChunkLease> BumpAndGrantAsync(long handle, long current, List<ReplicaLocation> replicas, int chunkSize)
     {
-        var bumped = await log.ExecuteAsync(new BumpChunkVersionOp { Handle = handle, ExpectedVersion = current }, CancellationToken.None).ConfigureAwait(false);
-        if (bumped.Code != ErrorCode.Ok)
-        {
-            throw new GfsException(bumped.Code == ErrorCode.Conflict ? ErrorCode.Unavailable : bumped.Code, $"chunk {handle}: {bumped.Message}");
-        }
-
-        var granted = await GrantAsync(handle, bumped.Value, create: false, replicas, chunkSize).ConfigureAwait(false);
+        var bumped = await CommitBumpAsync(handle, current, replicas, current).ConfigureAwait(false);
+        var granted = await GrantAsync(handle, bumped, create: false, replicas, chunkSize).ConfigureAwait(false);
         return granted.Lease is { Confirmed: true } lease
             ? lease
             : throw new GfsException(ErrorCode.Unavailable, $"chunk {handle}: the primary {replicas[0].ServerId} did not answer the grant; retry");
     }
 
     /// <summary>
+    /// Commits the version raise from <paramref name="current"/>, recording that the new version goes to
+    /// <paramref name="replicas"/>, which hold <paramref name="baseVersion"/> (-1: nothing, a chunk created afresh).
+    /// </summary>
+    private async Task<long> CommitBumpAsync(long handle, long current, List<ReplicaLocation> replicas, long baseVersion)
+    {
+        var op = new BumpChunkVersionOp
+        {
+            Handle = handle,
+            ExpectedVersion = current,
+            Replicas = [.. replicas.Select(r => r.ServerId)],
+            BaseVersion = baseVersion == current ? 0 : baseVersion,
+        };
+        var bumped = await log.ExecuteAsync(op, CancellationToken.None).ConfigureAwait(false);
+        return bumped.Code == ErrorCode.Ok
+            ? bumped.Value
+            : throw new GfsException(bumped.Code == ErrorCode.Conflict ? ErrorCode.Unavailable : bumped.Code, $"chunk {handle}: {bumped.Message}");
+    }
+
+    /// <summary>
     /// Sends Grant to every replica in parallel. Those that answered are recorded at the new version;
     /// the lease ends at the primary's reply + lease + grace, or, when the primary did not answer, it
-    /// is recorded unconfirmed until now + lease + grace (the primary may have taken it).
+    /// is recorded unconfirmed until now + lease + grace (the primary may have taken it). Also returns
+    /// the version each answering replica held before the grant.
     /// </summary>
-    private async Task<(ChunkLease Lease, List<ReplicaLocation> Answered)> GrantAsync(long handle, long version, bool create, List<ReplicaLocation> replicas, int chunkSize)
+    private async Task<(ChunkLease Lease, List<ReplicaLocation> Answered, Dictionary<string, long> Previous)> GrantAsync(long handle, long version, bool create, List<ReplicaLocation> replicas, int chunkSize)
     {
         var leaseMs = (long)Options.LeaseLength.TotalMilliseconds;
         var term = log.Term;
@@ -214,12 +300,14 @@ public sealed partial class LeaseManager
         var outcomes = await Task.WhenAll(calls).ConfigureAwait(false);
 
         var answered = new List<ReplicaLocation>();
+        var previous = new Dictionary<string, long>(StringComparer.Ordinal);
         for (var i = 0; i < replicas.Count; i++)
         {
             if (outcomes[i].Reply is { } reply)
             {
                 registry.RecordGrant(handle, version, replicas[i].ServerId, reply.Length);
                 answered.Add(replicas[i]);
+                previous[replicas[i].ServerId] = reply.PreviousVersion;
             }
         }
 
@@ -231,7 +319,7 @@ public sealed partial class LeaseManager
             leases[handle] = lease;
         }
 
-        return (lease, answered);
+        return (lease, answered, previous);
     }
 
     private async Task<(GrantReply? Reply, long ArrivedAt)> CallGrantAsync(ReplicaLocation server, GrantRequest request)

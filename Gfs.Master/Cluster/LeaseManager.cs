@@ -17,7 +17,7 @@ public sealed partial class LeaseManager
     private readonly TimeProvider time;
     private readonly Lock gate = new();
     private readonly Dictionary<long, ChunkLease> leases = [];
-    private readonly Dictionary<long, HashSet<string>> reportedFailures = [];
+    private readonly Dictionary<long, List<FailureReport>> reportedFailures = [];
     private readonly Dictionary<long, ChunkLock> locks = [];
     private long leaderSince = long.MinValue;
     private long nextPrune = long.MinValue;
@@ -32,7 +32,18 @@ public sealed partial class LeaseManager
         this.registry = registry;
         this.channel = channel;
         this.time = time;
+        registry.Restarted += ForgetLeasesOf;
     }
+
+    /// <summary>Chunks with failure reports kept at most; beyond it the oldest reports are dropped.</summary>
+    public const int MaxReportedChunks = 10_000;
+
+    /// <summary>
+    /// A replica reported failed by a client counts against it for this long, and only for the version
+    /// reported: a report is about one moment, and excluding a replica raises the version and makes its
+    /// copy stale, so an old report must not shrink a later lease.
+    /// </summary>
+    public static readonly TimeSpan FailureReportLifetime = TimeSpan.FromSeconds(30);
 
     private DataPathOptions Options => registry.Options;
 
@@ -107,6 +118,12 @@ public sealed partial class LeaseManager
                 leases.Remove(handle);
             }
 
+            var reportCutoff = now - registry.Ticks(FailureReportLifetime);
+            foreach (var handle in reportedFailures.Where(r => r.Value.TrueForAll(f => f.At < reportCutoff)).Select(r => r.Key).ToList())
+            {
+                reportedFailures.Remove(handle);
+            }
+
             return ended.Count;
         }
     }
@@ -123,20 +140,89 @@ public sealed partial class LeaseManager
         }
     }
 
-    /// <summary>A client could not reach, or was refused by, a replica: it is left out of the chunk's next lease.</summary>
-    public void ReportFailure(long handle, string serverId)
+    /// <summary>
+    /// A client could not reach, or was refused by, a replica of <paramref name="version"/>: it is left out
+    /// of the chunk's next lease if that comes within <see cref="FailureReportLifetime"/> and is still
+    /// about that version. At most <see cref="MaxReportedChunks"/> chunks keep reports.
+    /// </summary>
+    public void ReportFailure(long handle, long version, string serverId)
+    {
+        ArgumentNullException.ThrowIfNull(serverId);
+        var now = registry.Now;
+        lock (gate)
+        {
+            if (!reportedFailures.TryGetValue(handle, out var reports))
+            {
+                if (reportedFailures.Count >= MaxReportedChunks)
+                {
+                    DropOldestReports(now);
+                }
+
+                reports = [];
+                reportedFailures.Add(handle, reports);
+            }
+
+            reports.RemoveAll(r => r.ServerId == serverId || r.Version != version);
+            reports.Add(new FailureReport(serverId, version, now));
+        }
+    }
+
+    /// <summary>How many chunks have failure reports kept.</summary>
+    public int ReportedChunkCount
+    {
+        get
+        {
+            lock (gate)
+            {
+                return reportedFailures.Count;
+            }
+        }
+    }
+
+    /// <summary>Takes the chunk's reports that still count against <paramref name="version"/>. Call under <see cref="gate"/>.</summary>
+    private IEnumerable<string> TakeReports(long handle, long version, long now)
+    {
+        if (!reportedFailures.Remove(handle, out var reports))
+        {
+            return [];
+        }
+
+        var cutoff = now - registry.Ticks(FailureReportLifetime);
+        return reports.Where(r => r.Version == version && r.At >= cutoff).Select(r => r.ServerId);
+    }
+
+    /// <summary>Drops expired reports, and when none expired the oldest tenth. Call under <see cref="gate"/>.</summary>
+    private void DropOldestReports(long now)
+    {
+        var cutoff = now - registry.Ticks(FailureReportLifetime);
+        var expired = reportedFailures.Where(r => r.Value.TrueForAll(f => f.At < cutoff)).Select(r => r.Key).ToList();
+        if (expired.Count == 0)
+        {
+            expired = [.. reportedFailures.OrderBy(r => r.Value.Max(f => f.At)).Take(Math.Max(1, reportedFailures.Count / 10)).Select(r => r.Key)];
+        }
+
+        foreach (var handle in expired)
+        {
+            reportedFailures.Remove(handle);
+        }
+    }
+
+    /// <summary>
+    /// The server restarted: the leases it held died with its memory, so none of them holds back a new
+    /// primary (its chunks are leased afresh at once).
+    /// </summary>
+    public void ForgetLeasesOf(string serverId)
     {
         lock (gate)
         {
-            if (!reportedFailures.TryGetValue(handle, out var set))
+            foreach (var handle in leases.Where(l => l.Value.PrimaryId == serverId && !locks.ContainsKey(l.Key)).Select(l => l.Key).ToList())
             {
-                set = new HashSet<string>(StringComparer.Ordinal);
-                reportedFailures.Add(handle, set);
+                leases.Remove(handle);
             }
-
-            set.Add(serverId);
         }
     }
+
+    private readonly record struct FailureReport(string ServerId, long Version, long At);
 
     /// <summary>
     /// The leases a primary reported in a heartbeat, at the leader: extends those it knows (same

@@ -89,7 +89,7 @@ public sealed partial class MasterState
         SetReplicationOp o => SetReplication(o.Path, o.Goal),
         SetLengthOp o => SetLength(o.Path, o.Size, time),
         AllocateChunkOp o => AllocateChunk(o.Path, o.ChunkIndex, o.Handle, o.Replicas, time),
-        BumpChunkVersionOp o => BumpChunkVersion(o.Handle, o.ExpectedVersion),
+        BumpChunkVersionOp o => BumpChunkVersion(o),
         BatchOp o when !nested => ApplyBatch(o, time),
         BatchOp => CommandResult.Error(ErrorCode.InvalidArgument, "a batch cannot contain a batch"),
         NoopOp => CommandResult.Ok,

@@ -56,6 +56,7 @@ public sealed partial class MasterState
         c.Version = 1;
         c.Owner = id;
         ChunkIndexInsert(slot);
+        RecordGrant(slot, replicas, baseVersion: 0);
 
         ref var w = ref inodes.GetForWrite(id);
         if (w.Count == 0)
@@ -80,8 +81,10 @@ public sealed partial class MasterState
     private long ChunkAt(int id, in Inode file, int index)
         => index == 0 ? file.Chunk0 : chunkLists[id][index];
 
-    private CommandResult BumpChunkVersion(long handle, long expectedVersion)
+    private CommandResult BumpChunkVersion(BumpChunkVersionOp op)
     {
+        var handle = op.Handle;
+        var expectedVersion = op.ExpectedVersion;
         var slot = ChunkFind(handle);
         if (slot == None)
         {
@@ -99,7 +102,13 @@ public sealed partial class MasterState
             return CommandResult.Error(ErrorCode.Conflict, "the chunk version cannot grow further");
         }
 
+        if (op.BaseVersion > current)
+        {
+            return Invalid("a grant's base version cannot be above the chunk's version");
+        }
+
         chunks.GetForWrite(slot).Version = current + 1;
+        RecordGrant(slot, op.Replicas, op.BaseVersion switch { 0 => current, < 0 => 0, var b => b });
         return CommandResult.WithValue(current + 1);
     }
 

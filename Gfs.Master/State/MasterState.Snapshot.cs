@@ -25,7 +25,7 @@ public sealed partial class MasterState
         }
 
         var version = r.U32();
-        if (version != SnapshotFormat.Version)
+        if (version is not (SnapshotFormat.Version or SnapshotFormat.VersionWithoutGrants))
         {
             throw new InvalidDataException($"master snapshot version {version} is not supported");
         }
@@ -133,10 +133,23 @@ public sealed partial class MasterState
             c.Handle = r.I64();
             c.Version = r.U32();
             c.Owner = r.I32();
+            if (version >= SnapshotFormat.Version)
+            {
+                c.Granted0 = r.U16();
+                c.Granted1 = r.U16();
+                c.Granted2 = r.U16();
+                c.BaseBack = r.U16();
+            }
+
             if (c.Handle != 0)
             {
                 state.ChunkIndexInsert(slot);
             }
+        }
+
+        if (version >= SnapshotFormat.Version)
+        {
+            ReadGrants(r, state);
         }
 
         var sessionCount = r.Count(MasterLimits.MaxClients);
@@ -158,5 +171,37 @@ public sealed partial class MasterState
 
         r.Finish();
         return state;
+    }
+
+    private static void ReadGrants(SnapshotFormat.Reader r, MasterState state)
+    {
+        var servers = r.Count(ushort.MaxValue);
+        for (var i = 0; i < servers; i++)
+        {
+            var name = System.Text.Encoding.UTF8.GetString(r.Bytes(r.U16()));
+            if (!state.grantServerNumbers.TryAdd(name, (ushort)(i + 1)))
+            {
+                throw new InvalidDataException($"snapshot names server {name} twice");
+            }
+
+            state.grantServers.Add(name);
+        }
+
+        var overflow = r.Count(int.MaxValue);
+        for (var i = 0; i < overflow; i++)
+        {
+            var handle = r.I64();
+            var numbers = new ushort[r.U8()];
+            for (var j = 0; j < numbers.Length; j++)
+            {
+                numbers[j] = r.U16();
+                if (numbers[j] == 0 || numbers[j] > servers)
+                {
+                    throw new InvalidDataException($"snapshot grants chunk {handle} to an unknown server");
+                }
+            }
+
+            state.grantOverflow[handle] = numbers;
+        }
     }
 }

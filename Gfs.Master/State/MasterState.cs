@@ -147,11 +147,13 @@ public sealed partial class MasterState
             new Dictionary<int, long[]>(chunkLists),
             sessionCopies,
             AppliedCommands,
-            NextChunkHandle);
+            NextChunkHandle,
+            [.. grantServers],
+            new Dictionary<long, ushort[]>(grantOverflow));
     }
 
     /// <summary>Managed bytes held by the state's big structures (for memory reports; excludes sessions).</summary>
     public long StructureBytes =>
-        inodes.AllocatedBytes(56) + names.AllocatedBytes + chunks.AllocatedBytes(16)
+        inodes.AllocatedBytes(56) + names.AllocatedBytes + chunks.AllocatedBytes(24)
         + (nameSlots.Length * 4L) + (chunkSlots.Length * 4L);
 }

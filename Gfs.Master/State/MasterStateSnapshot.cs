@@ -16,6 +16,8 @@ public sealed class MasterStateSnapshot
     private readonly Dictionary<int, long[]> chunkLists;
     private readonly ClientSession[] sessions;
     private readonly long nextChunkHandle;
+    private readonly string[] grantServers;
+    private readonly Dictionary<long, ushort[]> grantOverflow;
 
     internal MasterStateSnapshot(
         PagedArray<Inode>.View inodes,
@@ -24,8 +26,12 @@ public sealed class MasterStateSnapshot
         Dictionary<int, long[]> chunkLists,
         ClientSession[] sessions,
         long appliedCommands,
-        long nextChunkHandle)
+        long nextChunkHandle,
+        string[] grantServers,
+        Dictionary<long, ushort[]> grantOverflow)
     {
+        this.grantServers = grantServers;
+        this.grantOverflow = grantOverflow;
         this.inodes = inodes;
         this.names = names;
         this.chunks = chunks;
@@ -39,7 +45,7 @@ public sealed class MasterStateSnapshot
 
     public int InodeCount => inodes.Count;
 
-    /// <summary>Writes the snapshot (format version 1) and returns its checksum, which doubles as the state hash.</summary>
+    /// <summary>Writes the snapshot (format version 2) and returns its checksum, which doubles as the state hash.</summary>
     public ulong WriteTo(Stream destination)
     {
         ArgumentNullException.ThrowIfNull(destination);
@@ -90,6 +96,30 @@ public sealed class MasterStateSnapshot
             w.I64(c.Handle);
             w.U32(c.Version);
             w.I32(c.Owner);
+            w.U16(c.Granted0);
+            w.U16(c.Granted1);
+            w.U16(c.Granted2);
+            w.U16(c.BaseBack);
+        }
+
+        w.I32(grantServers.Length);
+        foreach (var server in grantServers)
+        {
+            var bytes = System.Text.Encoding.UTF8.GetBytes(server);
+            w.U16((ushort)bytes.Length);
+            w.Bytes(bytes);
+        }
+
+        // Sorted, so equal states write equal bytes whatever order the dictionary keeps.
+        w.I32(grantOverflow.Count);
+        foreach (var (handle, numbers) in grantOverflow.OrderBy(g => g.Key))
+        {
+            w.I64(handle);
+            w.U8((byte)numbers.Length);
+            foreach (var number in numbers)
+            {
+                w.U16(number);
+            }
         }
 
         w.I32(sessions.Length);

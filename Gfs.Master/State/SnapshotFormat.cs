@@ -6,12 +6,16 @@ namespace Gfs.Master.State;
 /// <summary>
 /// Snapshot file format, little-endian:
 /// <c>"GFSMSNAP" u32:version body "GFSMEND!" u64:xxhash3(everything before the end marker)</c>.
-/// The body of version 1 is described in docs/master.md. A reader refuses unknown versions and
+/// The body is described in docs/master.md; version 1 (no grants) is still read. A reader refuses unknown versions and
 /// checksum mismatches.
 /// </summary>
 internal static class SnapshotFormat
 {
-    public const uint Version = 1;
+    /// <summary>The version written: chunks carry their grant (version 2).</summary>
+    public const uint Version = 2;
+
+    /// <summary>The previous version, still read: chunks without grants.</summary>
+    public const uint VersionWithoutGrants = 1;
 
     public static ReadOnlySpan<byte> Magic => "GFSMSNAP"u8;
 

@@ -47,4 +47,7 @@ internal static partial class ChunkserverLog
 
     [LoggerMessage(1312, LogLevel.Information, "Chunkserver {ServerId} stopped")]
     public static partial void Stopped(ILogger logger, string serverId);
+
+    [LoggerMessage(1330, LogLevel.Information, "Ignored the orders of {Master}: it leads term {Term}, older than term {Highest} seen here (a deposed leader)")]
+    public static partial void OldLeaderIgnored(ILogger logger, Uri master, long term, long highest);
 }

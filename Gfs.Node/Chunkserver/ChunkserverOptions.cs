@@ -30,7 +30,7 @@ public sealed class ChunkserverOptions
     public TimeSpan FullReportInterval { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Budget of one call to another chunkserver (apply) or to a master (heartbeat). Default 10 s.</summary>
-    public TimeSpan PeerCallTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan PeerCallTimeout { get; set; } = Gfs.Client.Protocol.Chunk.DataPathTimeouts.ApplyCall;
 
     /// <summary>Most chunks whose files are kept open (least recently used ones are closed above it). Default 1024.</summary>
     public int MaxOpenFiles { get; set; } = 1024;

@@ -61,6 +61,32 @@ internal sealed partial class ChunkserverService
 
     public TimeProvider Time => time;
 
+    private long highestTerm;
+
+    /// <summary>The highest leader term seen in a grant or a heartbeat reply.</summary>
+    public long HighestTerm => Interlocked.Read(ref highestTerm);
+
+    /// <summary>
+    /// Notes a leader's <paramref name="term"/>; true when it is at least the highest seen, i.e. the
+    /// leader's orders may be obeyed (an older term is a deposed leader's).
+    /// </summary>
+    public bool ObserveTerm(long term)
+    {
+        while (true)
+        {
+            var seen = Interlocked.Read(ref highestTerm);
+            if (term < seen)
+            {
+                return false;
+            }
+
+            if (term == seen || Interlocked.CompareExchange(ref highestTerm, term, seen) == seen)
+            {
+                return true;
+            }
+        }
+    }
+
     public void Map(IEndpointRouteBuilder endpoints)
     {
         endpoints.MapRpc<GrantRequest, GrantReply>(ChunkRoutes.Grant, (r, c) => Tracked(() => GrantAsync(r, c)));
@@ -147,10 +173,12 @@ internal sealed partial class ChunkserverService
         }
 
         ChunkserverLog.Granted(logger, request.Handle, request.Version, request.Create, request.Primary, request.LeaseMs, request.Term);
+        ObserveTerm(request.Term);
         var state = await Chunks.LockAsync(request.Handle, context.CancellationToken).ConfigureAwait(false);
         try
         {
             var info = store.GetChunk(request.Handle);
+            var previous = info?.Version ?? 0;
             if (info is null)
             {
                 if (!request.Create)
@@ -166,11 +194,7 @@ internal sealed partial class ChunkserverService
             }
             else if (info.Value.Version < request.Version)
             {
-                if (request.Create)
-                {
-                    throw new GfsException(ErrorCode.AlreadyExists, $"chunk {request.Handle:x16} exists at version {info.Value.Version}; the grant creates it at {request.Version}");
-                }
-
+                // Also for a create: the copy left by an earlier attempt that no client used is raised.
                 await StoreErrors.Run(() => store.SetVersionAsync(request.Handle, request.Version, CancellationToken.None)).ConfigureAwait(false);
             }
 
@@ -187,7 +211,7 @@ internal sealed partial class ChunkserverService
             }
 
             Chunks.MarkChanged(request.Handle);
-            return new GrantReply { Length = store.GetChunk(request.Handle)?.Length ?? 0 };
+            return new GrantReply { Length = store.GetChunk(request.Handle)?.Length ?? 0, PreviousVersion = previous };
         }
         finally
         {

@@ -161,6 +161,12 @@ internal sealed class ChunkserverWorker : IAsyncDisposable
             return; // only the leader's orders and leases count
         }
 
+        if (!service.ObserveTerm(reply.Term))
+        {
+            ChunkserverLog.OldLeaderIgnored(logger, master.Url, reply.Term, service.HighestTerm);
+            return; // a deposed leader that has not noticed yet: its view predates grants we hold
+        }
+
         foreach (var extension in reply.Extensions)
         {
             var expires = sentAt + (extension.LeaseMs * time.TimestampFrequency / 1000);

@@ -62,6 +62,7 @@ internal static class MasterCommand
             raft = arguments.ToRaftOptions();
             raft.Validate();
             dataPath = arguments.ToDataPathOptions();
+            dataPath.Validate();
         }
         catch (ArgumentException e)
         {

@@ -142,6 +142,15 @@ public sealed class HeartbeatReply
     /// <summary>Leases the master does not recognise (revoked or granted to another version): drop them.</summary>
     [Key(4)]
     public List<long> Revoked { get; set; } = [];
+
+    /// <summary>
+    /// The answering leader's Raft term. A chunkserver acts on orders, extensions and revocations only
+    /// from a leader whose term is at least the highest it has seen (in grants and replies), so a
+    /// deposed leader that still believes it leads, with a state older than a newer leader's grants,
+    /// cannot revoke a lease it does not know of or order a replica deleted on old information.
+    /// </summary>
+    [Key(5)]
+    public long Term { get; set; }
 }
 
 /// <summary>What an order asks.</summary>

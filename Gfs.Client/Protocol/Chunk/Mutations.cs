@@ -18,7 +18,10 @@ public sealed class GrantRequest
     [Key(1)]
     public long Version { get; set; }
 
-    /// <summary>The chunk is new: create it empty at <see cref="Version"/>.</summary>
+    /// <summary>
+    /// The chunk is new: create it empty at <see cref="Version"/>. A replica that exists at a lower
+    /// version (from an earlier attempt to create it that nobody used) is raised instead.
+    /// </summary>
     [Key(2)]
     public bool Create { get; set; }
 
@@ -50,6 +53,14 @@ public sealed class GrantReply
     /// <summary>The replica's length after the grant.</summary>
     [Key(0)]
     public long Length { get; set; }
+
+    /// <summary>
+    /// The replica's version before the grant: 0 when it did not hold the chunk, -1 when the server did
+    /// not say. A replica fenced by a grant below a version never held that version: the leader's proof
+    /// that nothing was acknowledged at it.
+    /// </summary>
+    [Key(1)]
+    public long PreviousVersion { get; set; } = -1;
 }
 
 /// <summary>Header of pushed data; the body's <c>bin32</c> element carries <see cref="Length"/> bytes.</summary>

@@ -71,10 +71,17 @@ internal sealed class FakeMasterLog : IMasterLog
     public long Version(long chunk) => Read(s => s.TryGetChunk(chunk, out var c) ? c.Version : 0);
 }
 
-/// <summary>Chunkservers as the leader's grants see them: records every Grant; servers can be made to fail.</summary>
+/// <summary>
+/// Chunkservers as the leader's grants see them: records every Grant and each server's replica
+/// versions (refusing a grant below the version held, as a real chunkserver does, and answering the
+/// version held before); servers can be made to fail.
+/// </summary>
 internal sealed class FakeChannel : IChunkserverChannel
 {
     public ConcurrentQueue<(string Server, GrantRequest Request)> Grants { get; } = new();
+
+    /// <summary>The version each server holds of each chunk (absent: it does not hold it).</summary>
+    public ConcurrentDictionary<(string Server, long Handle), long> Held { get; } = new();
 
     public ConcurrentDictionary<string, bool> Failing { get; } = new();
 
@@ -94,8 +101,21 @@ internal sealed class FakeChannel : IChunkserverChannel
             throw new GfsException(ErrorCode.Unavailable, $"{server.ServerId} is down");
         }
 
+        var key = (server.ServerId, request.Handle);
+        var previous = Held.GetValueOrDefault(key);
+        if (previous == 0 && !request.Create)
+        {
+            throw new GfsException(ErrorCode.NotFound, $"{server.ServerId} does not hold chunk {request.Handle}");
+        }
+
+        if (previous > request.Version)
+        {
+            throw new GfsException(ErrorCode.StaleVersion, $"{server.ServerId} holds chunk {request.Handle} at {previous}, above {request.Version}");
+        }
+
+        Held[key] = request.Version;
         Grants.Enqueue((server.ServerId, request));
-        return new GrantReply { Length = 0 };
+        return new GrantReply { Length = 0, PreviousVersion = previous };
     }
 
     public List<GrantRequest> For(long handle) => Grants.Where(g => g.Request.Handle == handle).Select(g => g.Request).ToList();

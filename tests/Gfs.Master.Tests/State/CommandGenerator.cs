@@ -7,6 +7,7 @@ namespace Gfs.Master.Tests.State;
 internal sealed class CommandGenerator(int seed)
 {
     private static readonly string[] Names = ["a", "b", "c", "dé", "e"];
+    private static readonly string[] Servers = ["cs1", "cs2", "cs3", "cs4", "cs5", "cs6"];
     private readonly Random random = new(seed);
     private long time = 1_700_000_000_000;
     private long handle = 1;
@@ -25,8 +26,8 @@ internal sealed class CommandGenerator(int seed)
         4 => Ops.Rename(RandomPath(), RandomPath()),
         5 => Ops.Delete(RandomPath(), recursive: random.Next(3) == 0),
         6 => Ops.SetGoal(RandomPath(), random.Next(0, 6)),
-        7 => Ops.Allocate(RandomPath(), random.Next(3), random.Next(4) == 0 ? random.Next(1, (int)handle + 1) : handle++, "cs1", "cs2"),
-        8 => Ops.Bump(random.Next(1, (int)handle + 1), random.Next(1, 4)),
+        7 => Ops.Allocate(RandomPath(), random.Next(3), random.Next(4) == 0 ? random.Next(1, (int)handle + 1) : handle++, Servers[random.Next(Servers.Length)], "cs2", "cs3", "cs4", "cs5"),
+        8 => Ops.Bump(random.Next(1, (int)handle + 1), random.Next(1, 4), Servers[..random.Next(0, Servers.Length + 1)]),
         _ => new BatchOp { Ops = [.. Enumerable.Range(0, random.Next(1, 8)).Select(_ => RandomOp())] },
     };
 

@@ -22,7 +22,7 @@ internal static class Ops
     public static AllocateChunkOp Allocate(string path, int index, long handle, params string[] replicas)
         => new() { Path = P(path), ChunkIndex = index, Handle = handle, Replicas = replicas };
 
-    public static BumpChunkVersionOp Bump(long handle, long expected) => new() { Handle = handle, ExpectedVersion = expected };
+    public static BumpChunkVersionOp Bump(long handle, long expected, params string[] replicas) => new() { Handle = handle, ExpectedVersion = expected, Replicas = replicas };
 
     /// <summary>Applies <paramref name="op"/> as a leader command (no client), encoded and decoded like a log entry.</summary>
     public static CommandResult Run(this MasterState state, MasterOp op, long time = 1_000, long clientId = 0, long requestId = 0)
