@@ -93,7 +93,7 @@ internal sealed class ChunkserverTestCluster : IAsyncDisposable
     public ReplicaLocation Location(int index) => new() { ServerId = this[index].ServerId, Url = this[index].Url, Rack = $"r{index}" };
 
     /// <summary>Grants the chunk on every listed server (the primary first), as the leader would.</summary>
-    public async Task GrantAsync(long handle, long version, int[] replicas, bool create, long leaseMs = 60_000, int chunkSize = 64 << 20)
+    public async Task GrantAsync(long handle, long version, int[] replicas, bool create, long leaseMs = 60_000, int chunkSize = 64 << 20, long term = 1)
     {
         var locations = replicas.Select(Location).ToList();
         for (var i = 0; i < replicas.Length; i++)
@@ -107,7 +107,7 @@ internal sealed class ChunkserverTestCluster : IAsyncDisposable
                 LeaseMs = leaseMs,
                 Replicas = locations,
                 ChunkSize = chunkSize,
-                Term = 1,
+                Term = term,
             });
         }
     }

@@ -50,7 +50,19 @@ internal sealed class FakeMaster : IAsyncDisposable
         OnHeartbeat(r => when(r) && Interlocked.Exchange(ref sent, 1) == 0 ? reply : new HeartbeatReply { IsLeader = true });
     }
 
-    private HeartbeatReply Answer(HeartbeatRequest request) => Volatile.Read(ref answer)(request);
+    /// <summary>The term a leader's reply names when the scripted reply names none (the term test grants use).</summary>
+    public long Term { get; set; } = 1;
+
+    private HeartbeatReply Answer(HeartbeatRequest request)
+    {
+        var reply = Volatile.Read(ref answer)(request);
+        if (reply.IsLeader && reply.Term == 0)
+        {
+            reply.Term = Term;
+        }
+
+        return reply;
+    }
 
     public async ValueTask DisposeAsync()
     {
