@@ -85,7 +85,7 @@ public sealed partial class LeaseManager
         var granted = await GrantAsync(handle, 1, create: true, placed, chunkSize).ConfigureAwait(false);
         if (granted.Lease is { Confirmed: true } lease)
         {
-            return Reply(index, lease, chunkSize, clientHost);
+            return Reply(index, await CompleteAsync(lease, granted.Answered, placed.Count, chunkSize).ConfigureAwait(false), chunkSize, clientHost);
         }
 
         // The primary did not answer, but no client has seen this chunk yet: the replicas that were
@@ -122,7 +122,8 @@ public sealed partial class LeaseManager
         if (lease is null && registry.ReportedLeaseOf(handle) is { } report && report.Version == current)
         {
             // A lease an earlier leader granted, known from the primary's heartbeats to this master.
-            lease = new ChunkLease(handle, current, report.ServerId, WithPrimaryFirst(report.ServerId, registry.Locations(handle, current, null, out _)), report.ExpiresAt, Confirmed: true);
+            var known = WithPrimaryFirst(report.ServerId, registry.Locations(handle, current, null, out _));
+            lease = new ChunkLease(handle, current, report.ServerId, known, report.ExpiresAt, Confirmed: true, GrantMembers(handle, current, known));
             lock (gate)
             {
                 leases[handle] = lease;
@@ -133,7 +134,7 @@ public sealed partial class LeaseManager
         if (lease is { Confirmed: true } && lease.Version == current && lease.ExpiresAt > now && primaryUsable)
         {
             var keep = lease.Replicas.Where(r => !failed.Contains(r.ServerId) && registry.IsLive(r.ServerId)).ToList();
-            if (keep.Count == lease.Replicas.Count)
+            if (keep.Count == lease.Replicas.Count && lease.Members.All(m => !failed.Contains(m)))
             {
                 return Reply(index, lease, info.ChunkSize, clientHost); // step 2
             }
@@ -234,7 +235,7 @@ public sealed partial class LeaseManager
 
         if (granted.Lease is { Confirmed: true } lease)
         {
-            return Reply(index, lease, info.ChunkSize, clientHost);
+            return Reply(index, await CompleteAsync(lease, granted.Answered, replicas.Count, info.ChunkSize).ConfigureAwait(false), info.ChunkSize, clientHost);
         }
 
         if (granted.Answered.Count == 0 || probeAnswer < 0)
@@ -253,9 +254,19 @@ public sealed partial class LeaseManager
         var bumped = await CommitBumpAsync(handle, current, replicas, current).ConfigureAwait(false);
         var granted = await GrantAsync(handle, bumped, create: false, replicas, chunkSize).ConfigureAwait(false);
         return granted.Lease is { Confirmed: true } lease
-            ? lease
+            ? await CompleteAsync(lease, granted.Answered, replicas.Count, chunkSize).ConfigureAwait(false)
             : throw new GfsException(ErrorCode.Unavailable, $"chunk {handle}: the primary {replicas[0].ServerId} did not answer the grant; retry");
     }
+
+    /// <summary>
+    /// A lease whose primary took the version while some secondaries did not: the primary would forward
+    /// every mutation to the silent ones, and every mutation would fail until a client reported them.
+    /// The version is raised again for the replicas that answered, at once.
+    /// </summary>
+    private async Task<ChunkLease> CompleteAsync(ChunkLease lease, List<ReplicaLocation> answered, int asked, int chunkSize)
+        => answered.Count == asked
+            ? lease
+            : await BumpAndGrantAsync(lease.Handle, lease.Version, answered, chunkSize).ConfigureAwait(false);
 
     /// <summary>
     /// Commits the version raise from <paramref name="current"/>, recording that the new version goes to
@@ -313,7 +324,7 @@ public sealed partial class LeaseManager
 
         var primaryAnswered = outcomes[0].Reply is not null;
         var end = (primaryAnswered ? outcomes[0].ArrivedAt : registry.Now) + registry.Ticks(Options.LeaseLength + Options.LeaseGrace);
-        var lease = new ChunkLease(handle, version, replicas[0].ServerId, primaryAnswered ? answered : replicas, end, primaryAnswered);
+        var lease = new ChunkLease(handle, version, replicas[0].ServerId, primaryAnswered ? answered : replicas, end, primaryAnswered, [.. replicas.Select(r => r.ServerId)]);
         lock (gate)
         {
             leases[handle] = lease;

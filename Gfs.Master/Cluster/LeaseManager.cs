@@ -276,8 +276,9 @@ public sealed partial class LeaseManager
 
                 // A lease granted by an earlier leader: adopt it.
                 var replicas = WithPrimaryFirst(serverId, registry.Locations(h.Handle, current, null, out _));
+                var members = GrantMembers(h.Handle, current, replicas);
                 var adoptedEnd = h.WantsExtension ? extended : receivedAt + registry.Ticks(TimeSpan.FromMilliseconds(Math.Max(0, h.RemainingMs)) + Options.LeaseGrace);
-                leases[h.Handle] = new ChunkLease(h.Handle, current, serverId, replicas, adoptedEnd, Confirmed: true);
+                leases[h.Handle] = new ChunkLease(h.Handle, current, serverId, replicas, adoptedEnd, Confirmed: true, members);
                 if (h.WantsExtension)
                 {
                     reply.Extensions.Add(new LeaseExtension { Handle = h.Handle, Version = h.Version, LeaseMs = leaseMs });
@@ -285,6 +286,15 @@ public sealed partial class LeaseManager
             }
         }
     }
+
+    /// <summary>
+    /// The servers an adopted lease's primary forwards to: the version's recorded grant, or (for a state
+    /// without it) the replicas known to hold the version.
+    /// </summary>
+    private string[] GrantMembers(long handle, long version, List<ReplicaLocation> replicas)
+        => log.Read(s => s.GrantOf(handle)) is { } grant && grant.Version == version
+            ? [.. grant.Servers]
+            : [.. replicas.Select(r => r.ServerId)];
 
     private List<ReplicaLocation> WithPrimaryFirst(string primaryId, List<ReplicaLocation> replicas)
     {

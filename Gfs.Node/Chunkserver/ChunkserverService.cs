@@ -121,7 +121,10 @@ internal sealed partial class ChunkserverService
     private ChunkInfoReply Info(ChunkInfoRequest request)
     {
         var info = Existing(request.Handle);
-        return new ChunkInfoReply { Version = info.Version, Length = info.Length };
+        var now = time.GetTimestamp();
+        var (leaseVersion, expiresAt, _) = Chunks.Find(request.Handle)?.Lease() ?? default;
+        var remaining = leaseVersion == info.Version && expiresAt > now ? Milliseconds(expiresAt - now) : 0;
+        return new ChunkInfoReply { Version = info.Version, Length = info.Length, LeaseRemainingMs = remaining };
     }
 
     private async ValueTask<T> Tracked<T>(Func<ValueTask<T>> handler)

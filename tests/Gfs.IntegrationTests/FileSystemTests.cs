@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Gfs.Client;
@@ -93,7 +92,7 @@ public sealed class FileSystemTests(FileSystemClusterFixture fixture) : IClassFi
             var random = new Random(a);
             for (var s = 0; s < 60; s++)
             {
-                var record = Record(a, s, random.Next(1, 200_000), random);
+                var record = RecordLog.Make(a, s, random.Next(1, 200_000), random);
                 var offset = await client.AppendRecordAsync("/concurrent/log", record, ct);
                 acknowledged.Add((a, s, offset, record));
             }
@@ -113,7 +112,7 @@ public sealed class FileSystemTests(FileSystemClusterFixture fixture) : IClassFi
             await reader.ReadExactlyAsync(log, ct);
         }
 
-        var found = ParseRecords(log, MiB);
+        var found = RecordLog.Parse(log, MiB);
         Assert.Equal(480, acknowledged.Count);
         foreach (var (appender, sequence, offset, record) in acknowledged)
         {
@@ -140,45 +139,5 @@ public sealed class FileSystemTests(FileSystemClusterFixture fixture) : IClassFi
         var data = new byte[length];
         new Random(seed).NextBytes(data);
         return data;
-    }
-
-    /// <summary>A self-describing record: magic, total length, appender, sequence, payload, CRC of all before it.</summary>
-    private static byte[] Record(int appender, int sequence, int payload, Random random)
-    {
-        var record = new byte[20 + payload];
-        BinaryPrimitives.WriteUInt32LittleEndian(record, 0x52534647); // "GFSR"
-        BinaryPrimitives.WriteInt32LittleEndian(record.AsSpan(4), record.Length);
-        BinaryPrimitives.WriteInt32LittleEndian(record.AsSpan(8), appender);
-        BinaryPrimitives.WriteInt32LittleEndian(record.AsSpan(12), sequence);
-        random.NextBytes(record.AsSpan(16, payload));
-        BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(16 + payload), System.IO.Hashing.Crc32.HashToUInt32(record.AsSpan(0, 16 + payload)));
-        return record;
-    }
-
-    /// <summary>Walks a record file: records back to back, zero padding up to a chunk boundary when a record did not fit.</summary>
-    private static List<(int Appender, int Sequence, long Offset)> ParseRecords(byte[] log, int chunkSize)
-    {
-        var found = new List<(int, int, long)>();
-        var at = 0;
-        while (at < log.Length)
-        {
-            if (log.Length - at >= 20 && BinaryPrimitives.ReadUInt32LittleEndian(log.AsSpan(at)) == 0x52534647)
-            {
-                var length = BinaryPrimitives.ReadInt32LittleEndian(log.AsSpan(at + 4));
-                Assert.InRange(length, 20, log.Length - at);
-                var crc = BinaryPrimitives.ReadUInt32LittleEndian(log.AsSpan(at + length - 4));
-                Assert.Equal(System.IO.Hashing.Crc32.HashToUInt32(log.AsSpan(at, length - 4)), crc);
-                found.Add((BinaryPrimitives.ReadInt32LittleEndian(log.AsSpan(at + 8)), BinaryPrimitives.ReadInt32LittleEndian(log.AsSpan(at + 12)), at));
-                at += length;
-                continue;
-            }
-
-            // Padding: zeros to the end of this chunk, and nothing else.
-            var end = Math.Min(log.Length, ((at / chunkSize) + 1) * chunkSize);
-            Assert.True(log.AsSpan(at, end - at).IndexOfAnyExcept((byte)0) < 0, $"garbage at {at}: neither a record nor padding");
-            at = end;
-        }
-
-        return found;
     }
 }

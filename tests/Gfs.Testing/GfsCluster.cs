@@ -43,10 +43,11 @@ public sealed class GfsCluster : IAsyncDisposable
     /// Starts the masters (with <paramref name="masterArguments"/>) and <paramref name="chunkserverCount"/>
     /// chunkservers, and waits until the leader knows every chunkserver.
     /// </summary>
+    /// <remarks>Masters and chunkservers run with the product's defaults (60 s leases, dead after 10 s, 1 s heartbeats) unless told otherwise.</remarks>
     public static async Task<GfsCluster> StartAsync(int chunkserverCount = 4, string[]? masterArguments = null, string[]? chunkserverArguments = null)
     {
-        var masters = await MasterCluster.StartAsync(masterArguments ?? ["--lease-seconds", "10", "--dead-after-seconds", "4"]);
-        var cluster = new GfsCluster(masters, chunkserverCount, chunkserverArguments ?? ["--heartbeat-ms", "500"]);
+        var masters = await MasterCluster.StartAsync(masterArguments ?? []);
+        var cluster = new GfsCluster(masters, chunkserverCount, chunkserverArguments ?? []);
         try
         {
             for (var i = 0; i < chunkserverCount; i++)
@@ -112,6 +113,12 @@ public sealed class GfsCluster : IAsyncDisposable
             chunkservers[index] = null;
         }
     }
+
+    /// <summary>SIGSTOP one chunkserver: it keeps its sockets and state but answers nothing until <see cref="ResumeChunkserver"/>.</summary>
+    public void PauseChunkserver(int index) => (chunkservers[index] ?? throw new InvalidOperationException($"chunkserver {index} is not running")).Pause();
+
+    /// <summary>SIGCONT a paused chunkserver.</summary>
+    public void ResumeChunkserver(int index) => (chunkservers[index] ?? throw new InvalidOperationException($"chunkserver {index} is not running")).Resume();
 
     public async Task RestartChunkserverAsync(int index)
     {

@@ -23,7 +23,8 @@ public sealed class MasterCluster : IAsyncDisposable
 
     public IReadOnlyList<Uri> Urls { get; }
 
-    public GfsClientOptions ClientOptions => new() { Masters = Urls, OperationTimeout = TimeSpan.FromSeconds(60) };
+    /// <summary>Client options as a user gets them: the product's defaults, with these masters.</summary>
+    public GfsClientOptions ClientOptions => new() { Masters = Urls };
 
     public static async Task<MasterCluster> StartAsync(params string[] extraArguments)
     {

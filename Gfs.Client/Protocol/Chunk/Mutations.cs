@@ -348,6 +348,10 @@ public sealed class ChunkInfoReply
     /// <summary>The replica's length.</summary>
     [Key(1)]
     public long Length { get; set; }
+
+    /// <summary>Milliseconds left on the lease this server holds as the chunk's primary (its own clock); 0 when it is not the primary.</summary>
+    [Key(2)]
+    public long LeaseRemainingMs { get; set; }
 }
 
 /// <summary>A chunkserver's identity and counters.</summary>

@@ -198,6 +198,22 @@ public class LeaseRecoveryTests
     }
 
     [Fact]
+    public async Task ANewChunkWhoseSecondaryDidNotTakeTheGrant_IsRaisedAgainWithoutIt_BeforeAnyClientUsesIt()
+    {
+        // s2 is placed (its heartbeats are fresh) but dead to grants: the primary must not forward to it.
+        channel.Failing["s2"] = true;
+        channel.Failing["s3"] = true;
+        var lease = await leases.LeaseAsync(Request(allocate: true), ct);
+
+        Assert.Equal(2, lease.Chunk.Version);
+        var members = channel.For(lease.Chunk.Handle).Where(g => g.Version == 2).ToList();
+        Assert.NotEmpty(members);
+        Assert.All(members, g => Assert.DoesNotContain(g.Replicas, r => r.ServerId is "s2" or "s3"));
+        Assert.DoesNotContain(lease.Chunk.Replicas, r => r.ServerId is "s2" or "s3");
+        Assert.Equal(lease.Chunk.Replicas.Select(r => r.ServerId).Order(), leases.Find(lease.Chunk.Handle)!.Members.Order());
+    }
+
+    [Fact]
     public async Task FailureReports_CountOnlyForTheirVersion_AndOnlyForAWhile()
     {
         var first = await leases.LeaseAsync(Request(allocate: true), ct);
