@@ -145,7 +145,16 @@ public sealed partial class LeaseManager
         }
 
         // Step 4.
-        var candidates = registry.Locations(handle, current, clientHost, out _).Where(r => !failed.Contains(r.ServerId)).ToList();
+        var upToDate = registry.Locations(handle, current, clientHost, out _);
+        var candidates = upToDate.Where(r => !failed.Contains(r.ServerId)).ToList();
+        if (candidates.Count == 0 && upToDate.Count > 0)
+        {
+            // Every live holder of the version is among the failed ones: the client saw them fail, but they
+            // heartbeat (a restart, a pause that ended). Leaving them all out would leave the chunk with
+            // no replica at all, so they are used after all.
+            candidates = upToDate;
+        }
+
         if (candidates.Count == 0)
         {
             // No replica holds the current version: perhaps its grant reached nobody who could have mutated it.

@@ -183,6 +183,23 @@ public class LeaseRecoveryTests
     }
 
     [Fact]
+    public async Task TheOnlyHolderOfTheVersion_IsUsedEvenWhenAClientReportedItFailed_OnceItHeartbeatsAgain()
+    {
+        var first = await leases.LeaseAsync(Request(allocate: true), ct);
+        var holder = first.PrimaryId;
+        var others = first.Chunk.Replicas.Select(r => r.ServerId).Where(s => s != holder).ToArray();
+        var alone = await leases.LeaseAsync(Request(failed: others), ct); // version 2 on the primary alone
+        Assert.Equal([holder], alone.Chunk.Replicas.Select(r => r.ServerId));
+
+        // The holder restarts; a client that saw it fail keeps naming it in its retries.
+        registry.Record(Of(holder, started: 2, chunks: [Chunk(first.Chunk.Handle, 2)]));
+        var lease = await leases.LeaseAsync(Request(failed: holder), ct);
+
+        Assert.Equal(3, lease.Chunk.Version);
+        Assert.Equal([holder], lease.Chunk.Replicas.Select(r => r.ServerId));
+    }
+
+    [Fact]
     public async Task ALivePrimaryOneClientCannotReach_IsKeptUntilItsLeaseEnds()
     {
         var first = await leases.LeaseAsync(Request(allocate: true), ct);
