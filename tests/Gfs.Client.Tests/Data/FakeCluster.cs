@@ -18,6 +18,7 @@ internal sealed class FakeCluster : IDataPath
     private readonly Dictionary<long, FakeChunk> chunks = [];
     private long nextHandle = 100;
     private int setLengthEntered;
+    private int setLengthCalls;
 
     public FakeCluster(int servers = 3)
     {
@@ -54,6 +55,21 @@ internal sealed class FakeCluster : IDataPath
 
     /// <summary>When set, SetLength waits for it.</summary>
     public TaskCompletionSource? SetLengthGate { get; set; }
+
+    /// <summary>Called with the 1-based number of each SetLength call; a returned error is thrown instead of applying it.</summary>
+    public Func<int, GfsException?>? SetLengthFault { get; set; }
+
+    /// <summary>When set, a Write waits for the task it returns before it is applied (a commit held in flight).</summary>
+    public Func<WriteRequest, Task>? WriteGate { get; set; }
+
+    /// <summary>
+    /// When set, leases run on this clock like the leader's: a lease lasts <see cref="LeaseLength"/>
+    /// plus 1 s of grace from its grant, and a new primary is named only after it ended (the leader
+    /// waits up to 10 s, and answers Unavailable for a longer wait).
+    /// </summary>
+    public TimeProvider? Time { get; set; }
+
+    public TimeSpan LeaseLength { get; set; } = TimeSpan.FromSeconds(60);
 
     public void CreateFile(string path, int chunkSize, int goal = 3)
     {
@@ -116,7 +132,38 @@ internal sealed class FakeCluster : IDataPath
         }
     }
 
-    public Task<LeaseChunkReply> LeaseChunkAsync(string path, int index, bool allocate, IReadOnlyCollection<string> failed, CancellationToken cancellationToken)
+    public async Task<LeaseChunkReply> LeaseChunkAsync(string path, int index, bool allocate, IReadOnlyCollection<string> failed, CancellationToken cancellationToken)
+    {
+        if (Time is { } clock && LeaseWait(path, index, failed) is { } wait)
+        {
+            if (wait > TimeSpan.FromSeconds(10))
+            {
+                throw new GfsException(ErrorCode.Unavailable, $"an earlier lease may run for another {wait.TotalMilliseconds:0} ms; retry later");
+            }
+
+            await Task.Delay(wait, clock, cancellationToken);
+        }
+
+        return Lease(path, index, allocate, failed);
+    }
+
+    /// <summary>How long the leader would wait before it may name a new primary for the chunk (null: no wait).</summary>
+    private TimeSpan? LeaseWait(string path, int index, IReadOnlyCollection<string> failed)
+    {
+        lock (gate)
+        {
+            if (!files.TryGetValue(path, out var file) || index >= file.Chunks.Count)
+            {
+                return null;
+            }
+
+            var c = file.Chunks[index];
+            var left = c.LeaseEnd - Time!.GetUtcNow();
+            return c.Primary is not null && failed.Contains(c.Primary.Id) && left > TimeSpan.Zero ? left : null;
+        }
+    }
+
+    private LeaseChunkReply Lease(string path, int index, bool allocate, IReadOnlyCollection<string> failed)
     {
         lock (gate)
         {
@@ -161,7 +208,13 @@ internal sealed class FakeCluster : IDataPath
                 }
             }
 
-            return Task.FromResult(new LeaseChunkReply { Chunk = Location(c), PrimaryId = c.Primary.Id, LeaseRemainingMs = 60_000, ChunkSize = file.ChunkSize });
+            if (Time is { } clock && (c.LeaseEnd <= clock.GetUtcNow() || failed.Count > 0))
+            {
+                c.LeaseEnd = clock.GetUtcNow() + LeaseLength + TimeSpan.FromSeconds(1);
+            }
+
+            var remaining = Time is { } now ? c.LeaseEnd - now.GetUtcNow() - TimeSpan.FromSeconds(1) : LeaseLength;
+            return new LeaseChunkReply { Chunk = Location(c), PrimaryId = c.Primary.Id, LeaseRemainingMs = (long)remaining.TotalMilliseconds, ChunkSize = file.ChunkSize };
         }
     }
 
@@ -217,6 +270,12 @@ internal sealed class FakeCluster : IDataPath
 
         lock (gate)
         {
+            setLengthCalls++;
+            if (SetLengthFault?.Invoke(setLengthCalls) is { } error)
+            {
+                throw error;
+            }
+
             SetLengthCalls.Add((path, size));
             var file = File(path);
             file.Size = Math.Max(file.Size, size);
@@ -256,8 +315,13 @@ internal sealed class FakeCluster : IDataPath
         return Task.FromResult(reply);
     }
 
-    public Task<WriteReply> WriteAsync(Uri primary, WriteRequest request, CancellationToken cancellationToken)
+    public async Task<WriteReply> WriteAsync(Uri primary, WriteRequest request, CancellationToken cancellationToken)
     {
+        if (WriteGate is { } hold)
+        {
+            await hold(request);
+        }
+
         var server = Server(primary);
         Check(ChunkRoutes.Write, server);
         lock (gate)
@@ -292,7 +356,7 @@ internal sealed class FakeCluster : IDataPath
             }
 
             reply.ChunkLength = own.Length;
-            return Task.FromResult(reply);
+            return reply;
         }
     }
 
@@ -455,6 +519,9 @@ internal sealed class FakeChunk(long handle, int index, int chunkSize)
     public List<FakeServer> Replicas { get; } = [];
 
     public FakeServer? Primary { get; set; }
+
+    /// <summary>When the primary's lease ends on the fake leader's clock (with <see cref="FakeCluster.Time"/>).</summary>
+    public DateTimeOffset LeaseEnd { get; set; }
 }
 
 internal sealed class FakeReplica(int chunkSize)
