@@ -209,7 +209,7 @@ public sealed class GfsClient : IAsyncDisposable, IDisposable
         return reply;
     }
 
-    /// <summary>Waits for background length reports, then releases the connections.</summary>
+    /// <summary>Waits for background length reports (at most <see cref="GfsClientOptions.OperationTimeout"/>), then releases the connections.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0)
@@ -218,7 +218,7 @@ public sealed class GfsClient : IAsyncDisposable, IDisposable
         }
 
         await core.DrainAsync().ConfigureAwait(false);
-        core.StopSweeping();
+        core.Stop();
         Master.Dispose();
         rpc?.Dispose();
     }

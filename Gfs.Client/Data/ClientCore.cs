@@ -26,7 +26,7 @@ internal sealed class ClientCore
         Time = options.Time;
         Locations = new LocationCache(data, options);
         Leases = new LeaseCache(data, Locations, options);
-        Lengths = new LengthReporter(data);
+        Lengths = new LengthReporter(data, options);
         dataIdPrefix = clientId.ToString("x", System.Globalization.CultureInfo.InvariantCulture) + "-";
         var every = options.LocationCacheTtl > TimeSpan.FromSeconds(1) ? options.LocationCacheTtl : TimeSpan.FromSeconds(1);
         sweeper = Time.CreateTimer(static core => ((ClientCore)core!).Sweep(), this, every, every);
@@ -41,8 +41,12 @@ internal sealed class ClientCore
     /// </summary>
     public (int Files, int Leases, int Lengths) Sweep() => (Locations.Sweep(), Leases.Sweep(), Lengths.Sweep());
 
-    /// <summary>Stops the periodic <see cref="Sweep"/> (the client is being disposed).</summary>
-    public void StopSweeping() => sweeper.Dispose();
+    /// <summary>Stops the periodic <see cref="Sweep"/> and the length reports still being retried (the client is being disposed).</summary>
+    public void Stop()
+    {
+        sweeper.Dispose();
+        Lengths.Stop();
+    }
 
     public GfsClientOptions Options { get; }
 
@@ -249,7 +253,7 @@ internal sealed class ClientCore
         }
     }
 
-    /// <summary>Waits for background work (length reports, replica reports) to finish.</summary>
+    /// <summary>Waits for background work (length reports, within their bound; replica reports) to finish.</summary>
     public async Task DrainAsync()
     {
         await Lengths.DrainAsync().ConfigureAwait(false);

@@ -144,7 +144,7 @@ public sealed class CacheAndRetryTests
         core.Lengths.Report("/f3", 200);
         await core.Lengths.DrainAsync();
         Assert.Equal(200, cluster.Size("/f3"));
-        core.StopSweeping();
+        core.Stop();
     }
 
     [Fact]
@@ -171,7 +171,7 @@ public sealed class CacheAndRetryTests
         var cluster = new FakeCluster();
         cluster.CreateFile("/f", 64 * 1024);
         cluster.SetLengthGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var reporter = new LengthReporter(cluster);
+        var reporter = new LengthReporter(cluster, TestData.Options());
 
         reporter.Report("/f", 10);
         await TestRetry.UntilAsync(() => cluster.SetLengthEntered == 1); // the first report is in flight, blocked
