@@ -38,6 +38,27 @@ internal sealed class ChunkLease
 
     public long ObtainedAt { get; }
 
+    /// <summary>When a mutation under this lease was last acknowledged (0: never); the primary's lease is extended while mutations flow.</summary>
+    public long LastUsedAt => Volatile.Read(ref lastUsedAt);
+
+    private long lastUsedAt;
+
+    /// <summary>Records an acknowledged mutation at <paramref name="timestamp"/>.</summary>
+    public void MarkUsed(long timestamp)
+    {
+        var seen = Volatile.Read(ref lastUsedAt);
+        while (seen < timestamp)
+        {
+            var previous = Interlocked.CompareExchange(ref lastUsedAt, timestamp, seen);
+            if (previous == seen)
+            {
+                return;
+            }
+
+            seen = previous;
+        }
+    }
+
     /// <summary>The replica data is pushed to first (the nearest).</summary>
     public ReplicaLocation First => Reply.Chunk.Replicas[0];
 

@@ -1,6 +1,7 @@
 using Gfs.Client.Data;
 using Gfs.Client.Protocol;
 using Gfs.Client.Protocol.Chunk;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Gfs.Client.Tests.Data;
 
@@ -207,6 +208,41 @@ public sealed class FileWriterTests
         Assert.Equal(ErrorCode.Unavailable, error.Code);
         Assert.Contains("gave up", error.Message, StringComparison.Ordinal);
         Assert.True(cluster.LeaseCalls.Count > 1, $"the writer re-leased between attempts ({cluster.LeaseCalls.Count} lease calls)");
+    }
+
+    [Fact]
+    public async Task Write_WhenThePrimaryIsUnreachableUntilItsLeaseEnds_WithDefaultOptions_SucceedsOnTheNewPrimary()
+    {
+        var time = new FakeTimeProvider();
+        var cluster = new FakeCluster { Time = time };
+        cluster.CreateFile("/f", ChunkSize);
+        var options = new GfsClientOptions { Masters = [new Uri("http://127.0.0.1:1/")], ClientHost = "test", Time = time };
+        var core = TestData.Core(cluster, options);
+        var first = TestData.Random(1000, seed: 8);
+        var second = TestData.Random(2000, seed: 9);
+        var writer = new FileWriter(core, "/f", ChunkSize, 0);
+        await writer.WriteAsync(first, TestContext.Current.CancellationToken);
+        await writer.FlushAsync(TestContext.Current.CancellationToken);
+        var leaseEnd = cluster.Chunk("/f", 0).LeaseEnd;
+        Assert.Equal("cs0", cluster.Chunk("/f", 0).Primary!.Id);
+
+        // cs0 stops answering 5 s into its 60 s lease; the leader names no other primary before the lease ends.
+        time.Advance(TimeSpan.FromSeconds(5));
+        cluster.Fault = (route, server) => server.Id == "cs0" && time.GetUtcNow() < leaseEnd ? new GfsException(ErrorCode.Unavailable, "connection timed out") : null;
+        await writer.WriteAsync(second, TestContext.Current.CancellationToken);
+        var flushed = writer.FlushAsync(TestContext.Current.CancellationToken);
+        while (!flushed.IsCompleted)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(50)); // the clock moves on while the writer retries
+            await Task.Delay(1, TestContext.Current.CancellationToken);
+        }
+
+        await flushed;
+        await writer.DisposeAsync();
+        Assert.True(time.GetUtcNow() >= leaseEnd, "the new primary was named after the old lease ended");
+        Assert.Equal("cs1", cluster.Chunk("/f", 0).Primary!.Id);
+        Assert.Equal(first.Concat(second).ToArray(), TestData.FileOn(cluster, "/f", cluster.Servers[1]));
+        Assert.Equal(first.Length + second.Length, cluster.Size("/f"));
     }
 
     [Fact]
