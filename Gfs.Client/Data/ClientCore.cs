@@ -112,6 +112,7 @@ internal sealed class ClientCore
     /// are then pushed and committed again, with backoff and jitter, until the deadline of <see cref="Deadline"/>.
     /// </summary>
     /// <param name="path">The file.</param>
+    /// <param name="fileId">The inode id of the file the caller opened (leases of another file at the path are refused: FileReplaced).</param>
     /// <param name="index">The chunk index.</param>
     /// <param name="allocate">Allocate the chunk if the file has exactly <paramref name="index"/> chunks.</param>
     /// <param name="data">The bytes to push.</param>
@@ -121,6 +122,7 @@ internal sealed class ClientCore
     /// <param name="cancellationToken">Cancels the mutation.</param>
     public async Task<T> MutateChunkAsync<T>(
         string path,
+        long fileId,
         int index,
         bool allocate,
         ReadOnlyMemory<byte> data,
@@ -154,8 +156,8 @@ internal sealed class ClientCore
                     try
                     {
                         lease = lease is null && failed.Count == 0
-                            ? await Leases.GetAsync(path, index, allocate, cancellationToken).ConfigureAwait(false)
-                            : await Leases.RenewAsync(path, index, allocate, lease, failed, cancellationToken).ConfigureAwait(false);
+                            ? await Leases.GetAsync(path, fileId, index, allocate, cancellationToken).ConfigureAwait(false)
+                            : await Leases.RenewAsync(path, fileId, index, allocate, lease, failed, cancellationToken).ConfigureAwait(false);
                         failed = [];
                         renew = false;
                         dataId = null;
@@ -242,7 +244,7 @@ internal sealed class ClientCore
             {
                 ordered = true;
                 await beforeCommit!().ConfigureAwait(false);
-                if (Leases.Peek(path, index) is { } newer && newer.Version != pushedVersion)
+                if (Leases.Peek(path, fileId, index) is { } newer && newer.Version != pushedVersion)
                 {
                     // Earlier mutations changed the lease meanwhile: the data may sit on a replica that is gone.
                     lease = newer;

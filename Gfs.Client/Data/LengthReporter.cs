@@ -12,35 +12,38 @@ namespace Gfs.Client.Data;
 /// </summary>
 internal sealed class LengthReporter(IDataPath data, GfsClientOptions options)
 {
-    private readonly ConcurrentDictionary<string, PathState> paths = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Path, long FileId), PathState> paths = new();
     private readonly CancellationTokenSource stopping = new();
 
     /// <summary>The last background failure, if any (the next successful report supersedes it).</summary>
     public Exception? LastError { get; private set; }
 
-    /// <summary>Asks for <paramref name="path"/>'s length to be raised to at least <paramref name="end"/>.</summary>
-    public void Report(string path, long end) => Update(path, state =>
+    /// <summary>
+    /// Asks for the length of file <paramref name="fileId"/> at <paramref name="path"/> to be raised to
+    /// at least <paramref name="end"/> (refused for good when the path names another file by then).
+    /// </summary>
+    public void Report(string path, long fileId, long end) => Update((path, fileId), state =>
     {
         if (end > state.Wanted)
         {
             state.Wanted = end;
-            state.Running ??= RunAsync(path, state);
+            state.Running ??= RunAsync(path, fileId, state);
         }
     });
 
     /// <summary>Records that <paramref name="end"/> was reported by someone else (a writer's own flush).</summary>
-    public void Reported(string path, long end) => Update(path, state =>
+    public void Reported(string path, long fileId, long end) => Update((path, fileId), state =>
     {
         state.Sent = Math.Max(state.Sent, end);
         state.Wanted = Math.Max(state.Wanted, end);
     });
 
     /// <summary>Runs <paramref name="change"/> under the lock of the path's current state (a state swept meanwhile is skipped for the new one).</summary>
-    private void Update(string path, Action<PathState> change)
+    private void Update((string Path, long FileId) key, Action<PathState> change)
     {
         while (true)
         {
-            var state = paths.GetOrAdd(path, static _ => new PathState());
+            var state = paths.GetOrAdd(key, static _ => new PathState());
             lock (state)
             {
                 if (!state.Removed)
@@ -59,7 +62,7 @@ internal sealed class LengthReporter(IDataPath data, GfsClientOptions options)
     public int Sweep()
     {
         var dropped = 0;
-        foreach (var (path, state) in paths)
+        foreach (var (key, state) in paths)
         {
             lock (state)
             {
@@ -70,7 +73,7 @@ internal sealed class LengthReporter(IDataPath data, GfsClientOptions options)
 
                 // Removed under the state's lock: a Report that took this state sees Removed and takes the new one.
                 state.Removed = true;
-                paths.TryRemove(new KeyValuePair<string, PathState>(path, state));
+                paths.TryRemove(new KeyValuePair<(string Path, long FileId), PathState>(key, state));
                 dropped++;
             }
         }
@@ -122,7 +125,7 @@ internal sealed class LengthReporter(IDataPath data, GfsClientOptions options)
     private static bool IsPermanent(Exception error)
         => error is GfsException e && !Retry.IsTransientMasterError(e);
 
-    private async Task RunAsync(string path, PathState state)
+    private async Task RunAsync(string path, long fileId, PathState state)
     {
         await Task.Yield();
         var backoff = new Backoff(options.InitialRetryDelay, options.MaxRetryDelay);
@@ -142,7 +145,7 @@ internal sealed class LengthReporter(IDataPath data, GfsClientOptions options)
 
             try
             {
-                await data.SetLengthAsync(path, target, stopping.Token).ConfigureAwait(false);
+                await data.SetLengthAsync(path, fileId, target, stopping.Token).ConfigureAwait(false);
                 LastError = null;
                 backoff = new Backoff(options.InitialRetryDelay, options.MaxRetryDelay);
                 lock (state)

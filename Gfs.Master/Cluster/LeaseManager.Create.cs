@@ -17,9 +17,9 @@ public sealed partial class LeaseManager
     /// <param name="create">The validated create; its first chunk is filled in here.</param>
     /// <param name="clientHost">The caller's host, to order the replicas nearest first.</param>
     /// <param name="cancellationToken">Cancels the wait for the commit.</param>
-    /// <returns>The first chunk's lease, or null when no chunk could be placed or granted now (the file exists).</returns>
+    /// <returns>The file's inode id, and the first chunk's lease or null when no chunk could be placed or granted now (the file exists).</returns>
     /// <exception cref="GfsException">The create failed (AlreadyExists, NotFound, NotADirectory, InvalidArgument, …).</exception>
-    public async Task<LeaseChunkReply?> CreateAsync(long clientId, long requestId, CreateFileOp create, string clientHost, CancellationToken cancellationToken)
+    public async Task<(long Id, LeaseChunkReply? Lease)> CreateAsync(long clientId, long requestId, CreateFileOp create, string clientHost, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(create);
         if (clientId == 0)
@@ -56,16 +56,16 @@ public sealed partial class LeaseManager
         if (placed is null || result.Replayed)
         {
             // A retry's own placement was not applied (the first attempt's outcome stands): the first write leases chunk 0.
-            return null;
+            return (result.Value, null);
         }
 
         try
         {
-            return await GrantNewAsync(0, create.FirstChunk, placed, chunkSize, clientHost).ConfigureAwait(false);
+            return (result.Value, await GrantNewAsync(0, create.FirstChunk, placed, chunkSize, clientHost).ConfigureAwait(false));
         }
         catch (GfsException e) when (e.Code == ErrorCode.Unavailable)
         {
-            return null; // the file exists; the first write asks for the lease again
+            return (result.Value, null); // the file exists; the first write asks for the lease again
         }
     }
 }

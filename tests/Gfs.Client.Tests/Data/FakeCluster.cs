@@ -17,6 +17,7 @@ internal sealed class FakeCluster : IDataPath
     private readonly Dictionary<string, FakeFile> files = [];
     private readonly Dictionary<long, FakeChunk> chunks = [];
     private long nextHandle = 100;
+    private long nextFileId = 2;
     private int setLengthEntered;
     private int setLengthCalls;
 
@@ -75,7 +76,26 @@ internal sealed class FakeCluster : IDataPath
     {
         lock (gate)
         {
-            files[path] = new FakeFile(chunkSize, goal);
+            files[path] = new FakeFile(nextFileId++, chunkSize, goal);
+        }
+    }
+
+    /// <summary>The inode id of the file at <paramref name="path"/>.</summary>
+    public long Id(string path)
+    {
+        lock (gate)
+        {
+            return files[path].Id;
+        }
+    }
+
+    /// <summary>Deletes the file at <paramref name="path"/> and creates another there (a create with overwrite); the old file's chunks stay, as in the trash.</summary>
+    public void Replace(string path)
+    {
+        lock (gate)
+        {
+            var old = files[path];
+            files[path] = new FakeFile(nextFileId++, old.ChunkSize, old.Goal);
         }
     }
 
@@ -121,7 +141,7 @@ internal sealed class FakeCluster : IDataPath
             var file = File(path);
             var reply = new GetChunksReply
             {
-                Attributes = new EntryAttributes { Name = path, Kind = EntryKind.File, Size = file.Size, ChunkSize = file.ChunkSize, Count = file.Chunks.Count, Goal = file.Goal },
+                Attributes = new EntryAttributes { Name = path, Id = file.Id, Kind = EntryKind.File, Size = file.Size, ChunkSize = file.ChunkSize, Count = file.Chunks.Count, Goal = file.Goal },
             };
             for (var i = firstIndex; i < file.Chunks.Count && (count == 0 || i < firstIndex + count); i++)
             {
@@ -132,8 +152,16 @@ internal sealed class FakeCluster : IDataPath
         }
     }
 
-    public async Task<LeaseChunkReply> LeaseChunkAsync(string path, int index, bool allocate, IReadOnlyCollection<string> failed, CancellationToken cancellationToken)
+    public async Task<LeaseChunkReply> LeaseChunkAsync(string path, long fileId, int index, bool allocate, IReadOnlyCollection<string> failed, CancellationToken cancellationToken)
     {
+        lock (gate)
+        {
+            if (fileId != 0 && File(path).Id != fileId)
+            {
+                throw new GfsException(ErrorCode.FileReplaced, $"{path} is not file {fileId}");
+            }
+        }
+
         if (Time is { } clock && LeaseWait(path, index, failed) is { } wait)
         {
             if (wait > TimeSpan.FromSeconds(10))
@@ -223,7 +251,7 @@ internal sealed class FakeCluster : IDataPath
 
     public List<string> CreateCalls { get; } = [];
 
-    public Task<LeaseChunkReply?> CreateFileAsync(string path, int goal, int chunkSize, CancellationToken cancellationToken)
+    public async Task<CreateLeasedReply> CreateFileAsync(string path, int goal, int chunkSize, CancellationToken cancellationToken)
     {
         lock (gate)
         {
@@ -237,7 +265,8 @@ internal sealed class FakeCluster : IDataPath
         }
 
         // Like the leader: the first chunk is allocated with the file and its lease returned.
-        return LeaseChunkAsync(path, 0, allocate: true, [], cancellationToken)!;
+        var id = Id(path);
+        return new CreateLeasedReply { Id = id, Lease = await LeaseChunkAsync(path, id, 0, allocate: true, [], cancellationToken) };
     }
 
     private static byte[] Inline(ReadOnlyMemory<byte> data, long length, uint crc)
@@ -260,7 +289,7 @@ internal sealed class FakeCluster : IDataPath
         return Task.CompletedTask;
     }
 
-    public async Task SetLengthAsync(string path, long size, CancellationToken cancellationToken)
+    public async Task SetLengthAsync(string path, long fileId, long size, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref setLengthEntered);
         if (SetLengthGate is { } g)
@@ -276,8 +305,13 @@ internal sealed class FakeCluster : IDataPath
                 throw error;
             }
 
-            SetLengthCalls.Add((path, size));
             var file = File(path);
+            if (fileId != 0 && file.Id != fileId)
+            {
+                throw new GfsException(ErrorCode.FileReplaced, $"{path} is not file {fileId}");
+            }
+
+            SetLengthCalls.Add((path, size));
             file.Size = Math.Max(file.Size, size);
         }
     }
@@ -483,8 +517,10 @@ internal sealed class FakeCluster : IDataPath
 
     private FakeServer Server(Uri url) => Servers.Single(s => new Uri(s.Url) == url);
 
-    private sealed class FakeFile(int chunkSize, int goal)
+    private sealed class FakeFile(long id, int chunkSize, int goal)
     {
+        public long Id { get; } = id;
+
         public int ChunkSize { get; } = chunkSize;
 
         public int Goal { get; } = goal;

@@ -14,7 +14,7 @@ public sealed class FileReaderTests
         cluster.CreateFile("/f", ChunkSize);
         var core = TestData.Core(cluster);
         var data = TestData.Random(length, seed);
-        await using (var writer = new FileWriter(core, "/f", ChunkSize, 0))
+        await using (var writer = new FileWriter(core, "/f", cluster.Id("/f"), ChunkSize, 0))
         {
             await writer.WriteAsync(data, TestContext.Current.CancellationToken);
         }
@@ -140,7 +140,7 @@ public sealed class FileReaderTests
         await using var reader = await FileReader.OpenAsync(core, "/f", TestContext.Current.CancellationToken);
 
         // A new lease elsewhere raised the version on every replica after this reader cached the locations.
-        await cluster.LeaseChunkAsync("/f", 0, false, ["no-such-server"], TestContext.Current.CancellationToken);
+        await cluster.LeaseChunkAsync("/f", cluster.Id("/f"), 0, false, ["no-such-server"], TestContext.Current.CancellationToken);
         var fetches = cluster.GetChunksCalls;
 
         Assert.Equal(data, await ReadAllAsync(reader, 64 * 1024));
@@ -157,13 +157,13 @@ public sealed class FileReaderTests
         var core = TestData.Core(cluster);
         var head = TestData.Random(1000, seed: 12);
         var tail = TestData.Random(2000, seed: 13);
-        await using (var writer = new FileWriter(core, "/f", ChunkSize, 0))
+        await using (var writer = new FileWriter(core, "/f", cluster.Id("/f"), ChunkSize, 0))
         {
             await writer.WriteAsync(head, TestContext.Current.CancellationToken);
         }
 
         // A writer that failed part-way left chunk 0 short; another wrote chunk 1.
-        await using (var writer = new FileWriter(core, "/f", ChunkSize, ChunkSize))
+        await using (var writer = new FileWriter(core, "/f", cluster.Id("/f"), ChunkSize, ChunkSize))
         {
             await writer.WriteAsync(tail, TestContext.Current.CancellationToken);
         }
@@ -205,7 +205,7 @@ public sealed class FileReaderTests
         var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         const long heldOffset = ChunkSize - TestData.Piece;
         cluster.WriteGate = request => request.Offset == heldOffset ? held.Task : Task.CompletedTask;
-        var writer = new FileWriter(core, "/f", ChunkSize, 0);
+        var writer = new FileWriter(core, "/f", cluster.Id("/f"), ChunkSize, 0);
 
         // The last piece of chunk 0 is committing (held); the first piece of chunk 1 allocated chunk 1 and waits its turn.
         await writer.WriteAsync(data, TestContext.Current.CancellationToken);
@@ -251,7 +251,7 @@ public sealed class FileReaderTests
         var core = TestData.Core(cluster);
         var data = TestData.Random(30_000, seed: 14);
         cluster.SetLengthGate = new TaskCompletionSource(); // the length report never arrives
-        var writer = new FileWriter(core, "/f", ChunkSize, 0);
+        var writer = new FileWriter(core, "/f", cluster.Id("/f"), ChunkSize, 0);
         await writer.WriteAsync(data, TestContext.Current.CancellationToken);
         var flushing = writer.FlushAsync(TestContext.Current.CancellationToken);
         await TestRetry.UntilAsync(() => writer.Acknowledged == data.Length);

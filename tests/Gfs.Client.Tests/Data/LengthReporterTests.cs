@@ -16,7 +16,7 @@ public sealed class LengthReporterTests
         cluster.SetLengthFault = call => call <= 3 ? new GfsException(ErrorCode.Unavailable, "no leader yet") : null;
         var reporter = Reporter(cluster);
 
-        reporter.Report("/f", 1000);
+        reporter.Report("/f", cluster.Id("/f"), 1000);
         await reporter.DrainAsync();
 
         Assert.Equal(1000, cluster.Size("/f"));
@@ -29,7 +29,7 @@ public sealed class LengthReporterTests
         var cluster = new FakeCluster();
         var reporter = Reporter(cluster);
 
-        reporter.Report("/gone", 1000);
+        reporter.Report("/gone", 7, 1000);
         await reporter.DrainAsync();
 
         Assert.Equal(1, cluster.SetLengthEntered);
@@ -44,7 +44,7 @@ public sealed class LengthReporterTests
         cluster.CreateFile("/f", 64 * 1024);
         cluster.SetLengthFault = _ => new GfsException(ErrorCode.Unavailable, "no leader");
         var reporter = Reporter(cluster, time);
-        reporter.Report("/f", 1000);
+        reporter.Report("/f", cluster.Id("/f"), 1000);
         await TestRetry.UntilAsync(() => cluster.SetLengthEntered >= 1);
 
         var drain = reporter.DrainAsync();
