@@ -11,7 +11,7 @@ namespace Gfs.Client.Tests.Data;
 /// test fail any chunkserver call. It follows docs/data-path.md closely enough to check the
 /// client's protocol decisions; it is not a model of timing.
 /// </summary>
-internal sealed class FakeCluster : IDataPath
+internal sealed partial class FakeCluster : IDataPath
 {
     private readonly object gate = new();
     private readonly Dictionary<string, FakeFile> files = [];
@@ -149,100 +149,6 @@ internal sealed class FakeCluster : IDataPath
             }
 
             return Task.FromResult(reply);
-        }
-    }
-
-    public async Task<LeaseChunkReply> LeaseChunkAsync(string path, long fileId, int index, bool allocate, IReadOnlyCollection<string> failed, CancellationToken cancellationToken)
-    {
-        lock (gate)
-        {
-            if (fileId != 0 && File(path).Id != fileId)
-            {
-                throw new GfsException(ErrorCode.FileReplaced, $"{path} is not file {fileId}");
-            }
-        }
-
-        if (Time is { } clock && LeaseWait(path, index, failed) is { } wait)
-        {
-            if (wait > TimeSpan.FromSeconds(10))
-            {
-                throw new GfsException(ErrorCode.Unavailable, $"an earlier lease may run for another {wait.TotalMilliseconds:0} ms; retry later");
-            }
-
-            await Task.Delay(wait, clock, cancellationToken);
-        }
-
-        return Lease(path, index, allocate, failed);
-    }
-
-    /// <summary>How long the leader would wait before it may name a new primary for the chunk (null: no wait).</summary>
-    private TimeSpan? LeaseWait(string path, int index, IReadOnlyCollection<string> failed)
-    {
-        lock (gate)
-        {
-            if (!files.TryGetValue(path, out var file) || index >= file.Chunks.Count)
-            {
-                return null;
-            }
-
-            var c = file.Chunks[index];
-            var left = c.LeaseEnd - Time!.GetUtcNow();
-            return c.Primary is not null && failed.Contains(c.Primary.Id) && left > TimeSpan.Zero ? left : null;
-        }
-    }
-
-    private LeaseChunkReply Lease(string path, int index, bool allocate, IReadOnlyCollection<string> failed)
-    {
-        lock (gate)
-        {
-            LeaseCalls.Add((index, allocate, [.. failed]));
-            var file = File(path);
-            if (index == file.Chunks.Count && allocate)
-            {
-                var chunk = new FakeChunk(nextHandle++, index, file.ChunkSize) { Version = 1 };
-                foreach (var server in Servers.Take(file.Goal))
-                {
-                    chunk.Replicas.Add(server);
-                    server.Replicas[chunk.Handle] = new FakeReplica(file.ChunkSize) { Version = 1 };
-                }
-
-                chunk.Primary = chunk.Replicas[0];
-                file.Chunks.Add(chunk);
-                chunks[chunk.Handle] = chunk;
-            }
-            else if (index >= file.Chunks.Count)
-            {
-                throw new GfsException(ErrorCode.InvalidArgument, $"chunk {index} of a file with {file.Chunks.Count}");
-            }
-
-            var c = file.Chunks[index];
-            if (failed.Count > 0 || c.Primary is null)
-            {
-                c.Replicas.RemoveAll(s => failed.Contains(s.Id));
-                if (c.Replicas.Count == 0)
-                {
-                    throw new GfsException(ErrorCode.Unavailable, "no replica left");
-                }
-
-                c.Version++;
-                foreach (var server in c.Replicas)
-                {
-                    server.Replicas[c.Handle].Version = c.Version;
-                }
-
-                if (c.Primary is null || failed.Contains(c.Primary.Id))
-                {
-                    c.Primary = c.Replicas[0];
-                }
-            }
-
-            if (Time is { } clock && (c.LeaseEnd <= clock.GetUtcNow() || failed.Count > 0))
-            {
-                c.LeaseEnd = clock.GetUtcNow() + LeaseLength + TimeSpan.FromSeconds(1);
-            }
-
-            var remaining = Time is { } now ? c.LeaseEnd - now.GetUtcNow() - TimeSpan.FromSeconds(1) : LeaseLength;
-            return new LeaseChunkReply { Chunk = Location(c), PrimaryId = c.Primary.Id, LeaseRemainingMs = (long)remaining.TotalMilliseconds, ChunkSize = file.ChunkSize };
         }
     }
 
@@ -529,46 +435,4 @@ internal sealed class FakeCluster : IDataPath
 
         public List<FakeChunk> Chunks { get; } = [];
     }
-}
-
-internal sealed class FakeServer(string id, string url)
-{
-    public string Id { get; } = id;
-
-    public string Url { get; } = url;
-
-    public System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> Buffer { get; } = new();
-
-    public Dictionary<long, FakeReplica> Replicas { get; } = [];
-}
-
-internal sealed class FakeChunk(long handle, int index, int chunkSize)
-{
-    public long Handle { get; } = handle;
-
-    public int Index { get; } = index;
-
-    public int ChunkSize { get; } = chunkSize;
-
-    public long Version { get; set; }
-
-    public List<FakeServer> Replicas { get; } = [];
-
-    public FakeServer? Primary { get; set; }
-
-    /// <summary>When the primary's lease ends on the fake leader's clock (with <see cref="FakeCluster.Time"/>).</summary>
-    public DateTimeOffset LeaseEnd { get; set; }
-}
-
-internal sealed class FakeReplica(int chunkSize)
-{
-    public byte[] Data { get; } = new byte[chunkSize];
-
-    public long Version { get; set; }
-
-    public long Length { get; set; }
-
-    public bool Corrupt { get; set; }
-
-    public Dictionary<(long ClientId, long Sequence), long> Table { get; } = [];
 }
