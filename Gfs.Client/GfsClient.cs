@@ -162,12 +162,13 @@ public sealed class GfsClient : IAsyncDisposable, IDisposable
         Forget(path);
 
         // One log entry creates the file and allocates its first chunk; the lease comes back with it.
-        if (await core.Data.CreateFileAsync(path, options.Replication, options.ChunkSize, cancellationToken).ConfigureAwait(false) is { } first)
+        var created = await core.Data.CreateFileAsync(path, options.Replication, options.ChunkSize, cancellationToken).ConfigureAwait(false);
+        if (created.Lease is { } first)
         {
-            core.Leases.Seed(path, first);
+            core.Leases.Seed(path, created.Id, first);
         }
 
-        return new FileWriter(core, path, options.ChunkSize, start: 0);
+        return new FileWriter(core, path, created.Id, options.ChunkSize, start: 0);
     }
 
     /// <summary>Opens an existing file for writing at its end.</summary>
@@ -175,7 +176,7 @@ public sealed class GfsClient : IAsyncDisposable, IDisposable
     {
         ArgumentNullException.ThrowIfNull(path);
         var (attributes, length) = await FileReader.MeasureAsync(core, path, cancellationToken).ConfigureAwait(false);
-        return new FileWriter(core, path, attributes.ChunkSize, length);
+        return new FileWriter(core, path, attributes.Id, attributes.ChunkSize, length);
     }
 
     /// <summary>Opens a file for reading: a seekable, read-only stream.</summary>
@@ -209,7 +210,7 @@ public sealed class GfsClient : IAsyncDisposable, IDisposable
         return reply;
     }
 
-    /// <summary>Waits for background length reports, then releases the connections.</summary>
+    /// <summary>Waits for background length reports (at most <see cref="GfsClientOptions.OperationTimeout"/>), then releases the connections.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0)
@@ -218,7 +219,7 @@ public sealed class GfsClient : IAsyncDisposable, IDisposable
         }
 
         await core.DrainAsync().ConfigureAwait(false);
-        core.StopSweeping();
+        core.Stop();
         Master.Dispose();
         rpc?.Dispose();
     }

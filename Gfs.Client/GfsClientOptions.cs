@@ -18,8 +18,19 @@ public sealed record GfsClientOptions
     /// <summary>
     /// How long one operation may keep retrying across leader changes and unreachable masters
     /// before it fails with the last error. Default 30 s (a failover takes about a second).
+    /// A chunk mutation (one piece of a write, one record append) keeps retrying for the later of
+    /// this and the end of the last lease it held on the chunk plus <see cref="LeaseRecoveryMargin"/>:
+    /// when a primary becomes unreachable, the master names a new one only after the old lease (60 s
+    /// by default) has ended, so giving up before then would fail a write the system could still complete.
     /// </summary>
     public TimeSpan OperationTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long after the end of the last lease it held a chunk mutation still retries (when that is
+    /// later than <see cref="OperationTimeout"/>): time for the master's lease grace, a new grant and
+    /// the retried commit once the old lease has run out. Default 15 s.
+    /// </summary>
+    public TimeSpan LeaseRecoveryMargin { get; init; } = TimeSpan.FromSeconds(15);
 
     /// <summary>Time budget of one attempt against one master. Default 10 s.</summary>
     public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(10);

@@ -26,7 +26,7 @@ internal sealed class ClientCore
         Time = options.Time;
         Locations = new LocationCache(data, options);
         Leases = new LeaseCache(data, Locations, options);
-        Lengths = new LengthReporter(data);
+        Lengths = new LengthReporter(data, options);
         dataIdPrefix = clientId.ToString("x", System.Globalization.CultureInfo.InvariantCulture) + "-";
         var every = options.LocationCacheTtl > TimeSpan.FromSeconds(1) ? options.LocationCacheTtl : TimeSpan.FromSeconds(1);
         sweeper = Time.CreateTimer(static core => ((ClientCore)core!).Sweep(), this, every, every);
@@ -41,8 +41,12 @@ internal sealed class ClientCore
     /// </summary>
     public (int Files, int Leases, int Lengths) Sweep() => (Locations.Sweep(), Leases.Sweep(), Lengths.Sweep());
 
-    /// <summary>Stops the periodic <see cref="Sweep"/> (the client is being disposed).</summary>
-    public void StopSweeping() => sweeper.Dispose();
+    /// <summary>Stops the periodic <see cref="Sweep"/> and the length reports still being retried (the client is being disposed).</summary>
+    public void Stop()
+    {
+        sweeper.Dispose();
+        Lengths.Stop();
+    }
 
     public GfsClientOptions Options { get; }
 
@@ -103,19 +107,22 @@ internal sealed class ClientCore
     /// replica with the others as the chain (or, for at most <see cref="GfsClientOptions.InlineBytes"/>,
     /// carry it inline in the commit: one round trip fewer), then <paramref name="commit"/> to the primary. A failed
     /// replica (in a push reply, a commit reply, or unreachable) is left out of the next lease, which
-    /// raises the version; a stale version or lost lease takes a new lease; the same bytes are then
-    /// pushed and committed again, with backoff and jitter, until <see cref="GfsClientOptions.OperationTimeout"/>.
+    /// raises the version; a stale version or lost lease takes a new lease; a lease the master cannot
+    /// give yet (it waits for an earlier lease to end: Unavailable) is asked for again; the same bytes
+    /// are then pushed and committed again, with backoff and jitter, until the deadline of <see cref="Deadline"/>.
     /// </summary>
     /// <param name="path">The file.</param>
+    /// <param name="fileId">The inode id of the file the caller opened (leases of another file at the path are refused: FileReplaced).</param>
     /// <param name="index">The chunk index.</param>
     /// <param name="allocate">Allocate the chunk if the file has exactly <paramref name="index"/> chunks.</param>
     /// <param name="data">The bytes to push.</param>
     /// <param name="commit">Sends the mutation (naming the pushed or inline data) to the primary; returns its result and the secondaries that did not apply it.</param>
-    /// <param name="leased">Called once when the first lease is held (or could not be had).</param>
+    /// <param name="leased">Called once when the first lease is held (or the mutation failed without one).</param>
     /// <param name="beforeCommit">Awaited once before the first commit (to keep commits of a chunk in order).</param>
     /// <param name="cancellationToken">Cancels the mutation.</param>
     public async Task<T> MutateChunkAsync<T>(
         string path,
+        long fileId,
         int index,
         bool allocate,
         ReadOnlyMemory<byte> data,
@@ -126,37 +133,86 @@ internal sealed class ClientCore
     {
         var started = Time.GetTimestamp();
         var backoff = new Backoff(Options.InitialRetryDelay, Options.MaxRetryDelay);
-        ChunkLease lease;
-        try
-        {
-            lease = await Leases.GetAsync(path, index, allocate, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            leased?.Invoke();
-        }
-
         var crc = Crc32C(data.Span);
+        ChunkLease? lease = null; // the last lease held
+        ChunkLease? waitingOn = null; // the last lease whose primary failed us: the master waits for its end before it names another
         List<string> failed = [];
         var renew = false;
         var ordered = beforeCommit is null;
         string? dataId = null;
         long pushedVersion = 0;
         GfsException? last = null;
-        while (true)
+        try
         {
-            if (renew || failed.Count > 0)
+            while (true)
             {
-                lease = await Leases.RenewAsync(path, index, allocate, lease, failed, cancellationToken).ConfigureAwait(false);
-                failed = [];
-                renew = false;
-                dataId = null;
-            }
+                if (lease is not null && failed.Contains(lease.Primary.ServerId, StringComparer.Ordinal))
+                {
+                    waitingOn = lease;
+                }
 
+                if (lease is null || renew || failed.Count > 0)
+                {
+                    try
+                    {
+                        lease = lease is null && failed.Count == 0
+                            ? await Leases.GetAsync(path, fileId, index, allocate, cancellationToken).ConfigureAwait(false)
+                            : await Leases.RenewAsync(path, fileId, index, allocate, lease, failed, cancellationToken).ConfigureAwait(false);
+                        failed = [];
+                        renew = false;
+                        dataId = null;
+                        Signal();
+                    }
+                    catch (GfsException e) when (Retry.IsTransientMasterError(e) && !cancellationToken.IsCancellationRequested)
+                    {
+                        // No leader, or the leader waits for an earlier lease to end: ask again (still without the failed servers).
+                        last = e;
+                    }
+                }
+
+                if (lease is not null && !renew && failed.Count == 0)
+                {
+                    if (await AttemptAsync(lease).ConfigureAwait(false) is { } done)
+                    {
+                        return done.Result;
+                    }
+                }
+
+                var delay = backoff.Next();
+                last ??= new GfsException(ErrorCode.Unavailable, $"{path} chunk {index}: no attempt succeeded");
+                var deadline = Deadline(started, waitingOn);
+                if (Time.GetElapsedTime(started) + delay > deadline)
+                {
+                    throw new GfsException(
+                        last.Code is ErrorCode.Unavailable or ErrorCode.DeadlineExceeded or ErrorCode.StaleVersion or ErrorCode.LeaseExpired or ErrorCode.NotLeader ? ErrorCode.Unavailable : last.Code,
+                        $"{path} chunk {index}: gave up after {deadline.TotalSeconds:0.#} s; last error: {last.Message}",
+                        last);
+                }
+
+                await Task.Delay(delay, Time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            Signal();
+        }
+
+        void Signal()
+        {
+            if (leased is not null)
+            {
+                leased();
+                leased = null;
+            }
+        }
+
+        // One push and commit under the lease; null when it failed in a way worth retrying (failed, renew and last say how).
+        async Task<Box<T>?> AttemptAsync(ChunkLease current)
+        {
             if (dataId is null && data.Length <= Math.Min(Options.InlineBytes, ChunkRoutes.MaxInlineBytes))
             {
                 dataId = "";
-                pushedVersion = lease.Version;
+                pushedVersion = current.Version;
             }
 
             if (dataId is null)
@@ -164,71 +220,59 @@ internal sealed class ClientCore
                 try
                 {
                     var id = NextDataId();
-                    var header = new PushHeader { DataId = id, Length = data.Length, Crc32C = crc, Chain = [.. lease.Chunk.Replicas.Skip(1).Select(r => r.Url)] };
-                    var pushed = await PushAsync(lease, header, data, cancellationToken).ConfigureAwait(false);
+                    var header = new PushHeader { DataId = id, Length = data.Length, Crc32C = crc, Chain = [.. current.Chunk.Replicas.Skip(1).Select(r => r.Url)] };
+                    var pushed = await PushAsync(current, header, data, cancellationToken).ConfigureAwait(false);
                     if (pushed.Failed.Count > 0)
                     {
-                        failed = lease.ServersAt(pushed.Failed);
+                        failed = current.ServersAt(pushed.Failed);
                         last = new GfsException(ErrorCode.Unavailable, $"{path} chunk {index}: push did not reach {string.Join(", ", pushed.Failed)}");
+                        return null;
                     }
-                    else
-                    {
-                        dataId = id;
-                        pushedVersion = lease.Version;
-                    }
+
+                    dataId = id;
+                    pushedVersion = current.Version;
                 }
                 catch (GfsException e) when (!cancellationToken.IsCancellationRequested)
                 {
                     last = e;
-                    OnFailure(e, lease.First.ServerId);
+                    OnFailure(e, current.First.ServerId);
+                    return null;
                 }
             }
 
-            if (dataId is not null && !ordered)
+            if (!ordered)
             {
                 ordered = true;
                 await beforeCommit!().ConfigureAwait(false);
-                if (Leases.Peek(path, index) is { } current && current.Version != pushedVersion)
+                if (Leases.Peek(path, fileId, index) is { } newer && newer.Version != pushedVersion)
                 {
                     // Earlier mutations changed the lease meanwhile: the data may sit on a replica that is gone.
-                    lease = current;
+                    lease = newer;
                     dataId = null;
-                    continue;
+                    return await AttemptAsync(newer).ConfigureAwait(false);
                 }
             }
 
-            if (dataId is not null)
+            try
             {
-                try
+                var payload = dataId.Length == 0 ? new MutationData("", data, crc) : new MutationData(dataId, default, 0);
+                var (result, failedReplicas) = await commit(current, payload, cancellationToken).ConfigureAwait(false);
+                if (failedReplicas.Count == 0)
                 {
-                    var payload = dataId.Length == 0 ? new MutationData("", data, crc) : new MutationData(dataId, default, 0);
-                    var (result, failedReplicas) = await commit(lease, payload, cancellationToken).ConfigureAwait(false);
-                    if (failedReplicas.Count == 0)
-                    {
-                        return result;
-                    }
+                    current.MarkUsed(Time.GetTimestamp());
+                    return new Box<T>(result);
+                }
 
-                    failed = failedReplicas;
-                    last = new GfsException(ErrorCode.Unavailable, $"{path} chunk {index}: not applied on {string.Join(", ", failedReplicas)}");
-                }
-                catch (GfsException e) when (!cancellationToken.IsCancellationRequested)
-                {
-                    last = e;
-                    OnFailure(e, lease.Primary.ServerId);
-                }
+                failed = failedReplicas;
+                last = new GfsException(ErrorCode.Unavailable, $"{path} chunk {index}: not applied on {string.Join(", ", failedReplicas)}");
             }
-
-            var delay = backoff.Next();
-            last ??= new GfsException(ErrorCode.Unavailable, $"{path} chunk {index}: no attempt succeeded");
-            if (Time.GetElapsedTime(started) + delay > Options.OperationTimeout)
+            catch (GfsException e) when (!cancellationToken.IsCancellationRequested)
             {
-                throw new GfsException(
-                    last.Code is ErrorCode.Unavailable or ErrorCode.DeadlineExceeded or ErrorCode.StaleVersion or ErrorCode.LeaseExpired ? ErrorCode.Unavailable : last.Code,
-                    $"{path} chunk {index}: gave up after {Options.OperationTimeout.TotalSeconds:0.#} s; last error: {last.Message}",
-                    last);
+                last = e;
+                OnFailure(e, current.Primary.ServerId);
             }
 
-            await Task.Delay(delay, Time, cancellationToken).ConfigureAwait(false);
+            return null;
         }
 
         void OnFailure(GfsException e, string server)
@@ -249,7 +293,34 @@ internal sealed class ClientCore
         }
     }
 
-    /// <summary>Waits for background work (length reports, replica reports) to finish.</summary>
+    /// <summary>
+    /// How long after <paramref name="started"/> a chunk mutation may keep retrying: the later of
+    /// <see cref="GfsClientOptions.OperationTimeout"/> and, when the primary of a lease this mutation
+    /// held failed it (<paramref name="failedPrimary"/>), that lease's end on the master plus
+    /// <see cref="GfsClientOptions.LeaseRecoveryMargin"/>. The master names a new primary only once
+    /// the old lease has ended, so an unreachable primary cannot be replaced sooner; giving up earlier
+    /// would fail a write the system could still complete. The end is the lease's remaining time from
+    /// when it was obtained or, later, last used: a primary's lease is extended while mutations flow.
+    /// Only a failed primary extends the deadline: a new lease that is refused for other reasons
+    /// (stale version, lost lease) can be had at once, and retrying it goes on for <see cref="GfsClientOptions.OperationTimeout"/>.
+    /// </summary>
+    internal TimeSpan Deadline(long started, ChunkLease? failedPrimary)
+    {
+        if (failedPrimary is null)
+        {
+            return Options.OperationTimeout;
+        }
+
+        var from = Math.Max(failedPrimary.ObtainedAt, failedPrimary.LastUsedAt);
+        var leaseEnd = Time.GetElapsedTime(started, from) + TimeSpan.FromMilliseconds(failedPrimary.Reply.LeaseRemainingMs);
+        var recovered = leaseEnd + Options.LeaseRecoveryMargin;
+        return recovered > Options.OperationTimeout ? recovered : Options.OperationTimeout;
+    }
+
+    /// <summary>A result that may be a default value (a struct or null) but is there.</summary>
+    private sealed record Box<T>(T Result);
+
+    /// <summary>Waits for background work (length reports, within their bound; replica reports) to finish.</summary>
     public async Task DrainAsync()
     {
         await Lengths.DrainAsync().ConfigureAwait(false);

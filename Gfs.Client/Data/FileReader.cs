@@ -8,15 +8,16 @@ namespace Gfs.Client.Data;
 /// A seekable read stream over a file. Bytes come from piece downloads (<c>chunk/Read</c> of at most
 /// <see cref="GfsClientOptions.PieceSize"/>, never across a chunk boundary), nearest replica first;
 /// a sequential reader keeps <see cref="GfsClientOptions.ReadAhead"/> pieces downloading ahead, and
-/// a seek elsewhere drops them. A replica that fails is reported and the next one is tried; when
-/// every replica fails the read throws a typed error, never returns wrong or missing bytes.
+/// a seek elsewhere drops them. A replica that fails is passed over for the next one (and reported
+/// to the master only for a checksum mismatch); when every replica fails the read throws a typed
+/// error, and bytes inside the file's length that no replica holds throw
+/// <see cref="ErrorCode.Unwritten"/>: a reader never returns wrong bytes or zeros nobody wrote.
 /// </summary>
 internal sealed class FileReader : GfsReadStream
 {
     private readonly ClientCore core;
     private readonly string path;
     private readonly int chunkSize;
-    private readonly int chunkCount;
     private readonly long length;
     private readonly int span;
     private readonly Dictionary<long, Piece> pieces = [];
@@ -24,13 +25,12 @@ internal sealed class FileReader : GfsReadStream
     private long sequentialEnd;
     private bool disposed;
 
-    public FileReader(ClientCore core, string path, int chunkSize, int chunkCount, long length)
+    public FileReader(ClientCore core, string path, int chunkSize, long length)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(chunkSize, 1);
         this.core = core;
         this.path = path;
         this.chunkSize = chunkSize;
-        this.chunkCount = chunkCount;
         this.length = length;
         span = Math.Min(core.Options.PieceSize, chunkSize);
     }
@@ -58,45 +58,59 @@ internal sealed class FileReader : GfsReadStream
     public static async Task<FileReader> OpenAsync(ClientCore core, string path, CancellationToken cancellationToken)
     {
         var (attributes, length) = await MeasureAsync(core, path, cancellationToken).ConfigureAwait(false);
-        return new FileReader(core, path, attributes.ChunkSize, attributes.Count, length);
+        return new FileReader(core, path, attributes.ChunkSize, length);
     }
 
     /// <summary>
-    /// A file's fresh attributes and its length: the larger of the master's and the last chunk's
-    /// replica length (so bytes acknowledged but not yet reported count).
+    /// A file's fresh attributes and its length: the larger of the master's and the end of the last
+    /// chunk that holds bytes on a replica (so bytes acknowledged but not yet reported count). A chunk
+    /// is never counted full because a later one exists: a writer allocates chunk k + 1 while its last
+    /// piece of chunk k still commits, so an empty last chunk sends the measure to the one before it.
     /// </summary>
     public static async Task<(Protocol.Master.EntryAttributes Attributes, long Length)> MeasureAsync(ClientCore core, string path, CancellationToken cancellationToken)
     {
         core.Locations.Invalidate(path);
         var attributes = await core.Locations.GetAttributesAsync(path, cancellationToken).ConfigureAwait(false);
-        var count = attributes.Count;
         var length = attributes.Size;
-        if (count > 0)
+        for (var index = attributes.Count - 1; index >= 0; index--)
         {
-            var last = await core.Locations.GetChunkAsync(path, count - 1, cancellationToken).ConfigureAwait(false)
-                ?? throw new GfsException(ErrorCode.Unavailable, $"{path}: the master did not return chunk {count - 1}");
-            var lastLength = last.Length;
-            foreach (var replica in last.Replicas)
+            var chunkStart = (long)index * attributes.ChunkSize;
+            var held = await ChunkLengthAsync(core, path, index, cancellationToken).ConfigureAwait(false);
+            if (held > 0 || chunkStart <= length)
             {
-                try
-                {
-                    var info = await core.Data.InfoAsync(new Uri(replica.Url), last.Handle, cancellationToken).ConfigureAwait(false);
-                    if (info.Version >= last.Version)
-                    {
-                        lastLength = Math.Max(lastLength, info.Length);
-                        break;
-                    }
-                }
-                catch (GfsException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    // Try the next replica; the master's figure is the fallback.
-                }
+                // This chunk holds bytes, or the master's length already reaches it: nothing before it can end later.
+                length = Math.Max(length, chunkStart + held);
+                break;
             }
-
-            length = Math.Max(length, ((long)(count - 1) * attributes.ChunkSize) + lastLength);
         }
 
         return (attributes, length);
+    }
+
+    /// <summary>The bytes chunk <paramref name="index"/> holds: the largest of the master's figure and an up-to-date replica's.</summary>
+    private static async Task<long> ChunkLengthAsync(ClientCore core, string path, int index, CancellationToken cancellationToken)
+    {
+        var chunk = await core.Locations.GetChunkAsync(path, index, cancellationToken).ConfigureAwait(false)
+            ?? throw new GfsException(ErrorCode.Unavailable, $"{path}: the master did not return chunk {index}");
+        var held = chunk.Length;
+        foreach (var replica in chunk.Replicas)
+        {
+            try
+            {
+                var info = await core.Data.InfoAsync(new Uri(replica.Url), chunk.Handle, cancellationToken).ConfigureAwait(false);
+                if (info.Version >= chunk.Version)
+                {
+                    held = Math.Max(held, info.Length);
+                    break;
+                }
+            }
+            catch (GfsException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Try the next replica; the master's figure is the fallback.
+            }
+        }
+
+        return held;
     }
 
     /// <summary>The piece containing <paramref name="offset"/>: [start, end), inside one chunk and the file.</summary>
@@ -134,7 +148,7 @@ internal sealed class FileReader : GfsReadStream
             }
         }
 
-        byte[] data;
+        Fetched data;
         try
         {
             data = await piece.Download.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -146,8 +160,18 @@ internal sealed class FileReader : GfsReadStream
             throw;
         }
 
-        var n = (int)Math.Min(destination.Length, start + pieceLength - position);
-        data.AsSpan((int)(position - start), n).CopyTo(destination.Span);
+        var available = start + data.Length;
+        if (position >= available)
+        {
+            // Never zeros in place of bytes nobody wrote. A later read fetches the piece afresh (the writer may have finished).
+            Drop(start);
+            throw new GfsException(
+                ErrorCode.Unwritten,
+                $"{path}: no replica of chunk {start / chunkSize} holds the bytes [{available}, {start + pieceLength}) inside the file's length {length}: they were never written (a writer stopped part-way) or are not written yet");
+        }
+
+        var n = (int)Math.Min(destination.Length, available - position);
+        data.Buffer.AsSpan((int)(position - start), n).CopyTo(destination.Span);
         position += n;
         sequentialEnd = position;
         if (position >= start + pieceLength)
@@ -232,7 +256,7 @@ internal sealed class FileReader : GfsReadStream
                 {
                     if (t.IsCompletedSuccessfully)
                     {
-                        ArrayPool<byte>.Shared.Return(t.Result);
+                        ArrayPool<byte>.Shared.Return(t.Result.Buffer);
                     }
 
                     ((CancellationTokenSource)state!).Dispose();
@@ -244,8 +268,11 @@ internal sealed class FileReader : GfsReadStream
         }
     }
 
-    /// <summary>Downloads one piece into a pooled buffer, falling back replica by replica.</summary>
-    private async Task<byte[]> FetchAsync(long start, int pieceLength, CancellationToken cancellationToken)
+    /// <summary>
+    /// Downloads one piece into a pooled buffer, falling back replica by replica. The result is short
+    /// only when every replica answered and none holds more: the rest was never written (or not yet).
+    /// </summary>
+    private async Task<Fetched> FetchAsync(long start, int pieceLength, CancellationToken cancellationToken)
     {
         await Task.Yield();
         var buffer = ArrayPool<byte>.Shared.Rent(pieceLength);
@@ -254,13 +281,7 @@ internal sealed class FileReader : GfsReadStream
             var index = (int)(start / chunkSize);
             var offset = start % chunkSize;
             var received = await ReadChunkAsync(index, offset, buffer.AsMemory(0, pieceLength), (int)(start / Math.Max(1, pieceLength)), cancellationToken).ConfigureAwait(false);
-            if (received < pieceLength)
-            {
-                // Only a chunk before the last can be short (a writer failed part-way): the rest of it reads as zeros.
-                buffer.AsSpan(received, pieceLength - received).Clear();
-            }
-
-            return buffer;
+            return new Fetched(buffer, received);
         }
         catch
         {
@@ -272,17 +293,23 @@ internal sealed class FileReader : GfsReadStream
     /// <summary>
     /// Reads from the chunk's replicas in order, starting at the <paramref name="spread"/>-th of the
     /// nearest ones (those on the first replica's host), so that the pieces a sequential reader
-    /// fetches ahead come from different equally near servers at once.
+    /// fetches ahead come from different equally near servers at once. A replica that holds fewer
+    /// bytes than asked (it is behind, or the bytes were never written) leaves the rest to the next
+    /// one. Returns the bytes received: fewer than asked only when every replica answered. Only a
+    /// checksum mismatch is reported to the master: every other failure (unreachable, timed out,
+    /// cancelled, a stale version or missing chunk in our cached locations, an offset past the
+    /// replica's end) is no fault of the replica's copy, and a report would leave it out of the
+    /// chunk's next lease for good.
     /// </summary>
     private async Task<int> ReadChunkAsync(int index, long offset, Memory<byte> destination, int spread, CancellationToken cancellationToken)
     {
         var location = await core.Locations.GetChunkAsync(path, index, cancellationToken).ConfigureAwait(false)
             ?? throw new GfsException(ErrorCode.NotFound, $"{path}: chunk {index} does not exist (the file changed?)");
-        var isLast = index >= chunkCount - 1;
         var refreshed = false;
         var bad = new HashSet<string>(StringComparer.Ordinal);
         GfsException? last = null;
         var checksum = false;
+        var filled = 0;
         var order = SpreadOrder(location.Replicas, spread);
         for (var i = 0; i < order.Count; i++)
         {
@@ -294,48 +321,54 @@ internal sealed class FileReader : GfsReadStream
 
             try
             {
-                var request = new ReadRequest { Handle = location.Handle, Version = location.Version, Offset = offset, Length = destination.Length };
-                var n = await core.Data.ReadAsync(new Uri(replica.Url), request, destination, cancellationToken).ConfigureAwait(false);
-                if (n == destination.Length || !isLast)
+                var request = new ReadRequest { Handle = location.Handle, Version = location.Version, Offset = offset + filled, Length = destination.Length - filled };
+                filled += await core.Data.ReadAsync(new Uri(replica.Url), request, destination[filled..], cancellationToken).ConfigureAwait(false);
+                if (filled == destination.Length)
                 {
-                    return n;
+                    return filled;
                 }
-
-                // The last chunk must hold every byte up to the file's length: this replica is behind.
-                throw new GfsException(ErrorCode.Unavailable, $"{replica.Url} holds {offset + n} bytes of chunk {location.Handle}, fewer than the file's length needs");
+            }
+            catch (GfsException e) when (e.Code == ErrorCode.InvalidArgument && !cancellationToken.IsCancellationRequested)
+            {
+                // The offset lies past this replica's end: it holds none of the rest.
             }
             catch (GfsException e) when (!cancellationToken.IsCancellationRequested)
             {
                 last = e;
-                var versionProblem = e.Code is ErrorCode.StaleVersion or ErrorCode.NotFound;
                 core.Locations.InvalidateChunk(path, index);
-                if (versionProblem && !refreshed)
+                if (e.Code is ErrorCode.StaleVersion or ErrorCode.NotFound && !refreshed)
                 {
                     // Perhaps our locations are older than the chunk: look again once, and go through the fresh list.
                     refreshed = true;
                     location = await core.Locations.GetChunkAsync(path, index, cancellationToken).ConfigureAwait(false)
                         ?? throw new GfsException(ErrorCode.NotFound, $"{path}: chunk {index} no longer exists");
+                    order = SpreadOrder(location.Replicas, spread);
                     i = -1;
                     continue;
                 }
 
                 bad.Add(replica.ServerId);
-                checksum |= e.Code == ErrorCode.ChecksumMismatch;
-                var problem = e.Code switch
+                if (e.Code == ErrorCode.ChecksumMismatch)
                 {
-                    ErrorCode.ChecksumMismatch => ReplicaProblem.ChecksumMismatch,
-                    ErrorCode.Unavailable or ErrorCode.DeadlineExceeded => ReplicaProblem.Unreachable,
-                    _ => ReplicaProblem.Refused,
-                };
-                core.ReportReplica(location.Handle, location.Version, replica.ServerId, problem, e.Message);
+                    checksum = true;
+                    core.ReportReplica(location.Handle, location.Version, replica.ServerId, ReplicaProblem.ChecksumMismatch, e.Message);
+                }
             }
+        }
+
+        if (last is null && order.Count > 0)
+        {
+            return filled; // every replica answered: none holds more
         }
 
         var code = checksum ? ErrorCode.ChecksumMismatch : last?.Code is { } c && c != ErrorCode.DeadlineExceeded ? c : ErrorCode.Unavailable;
         throw new GfsException(code, $"{path}: no replica of chunk {index} could serve [{offset}, {offset + destination.Length}); last error: {last?.Message ?? "the chunk has no live replica"}", last);
     }
 
-    private sealed record Piece(Task<byte[]> Download, CancellationTokenSource Cancel);
+    private sealed record Piece(Task<Fetched> Download, CancellationTokenSource Cancel);
+
+    /// <summary>A downloaded piece: its pooled buffer and how many bytes the replicas held of it.</summary>
+    private readonly record struct Fetched(byte[] Buffer, int Length);
 
     /// <summary>The replicas with the nearest group (same host as the first) rotated by <paramref name="spread"/>; the rest after them in order.</summary>
     internal static List<ReplicaLocation> SpreadOrder(List<ReplicaLocation> replicas, int spread)

@@ -16,6 +16,7 @@ internal sealed class FileWriter : GfsWriteStream
 {
     private readonly ClientCore core;
     private readonly string path;
+    private readonly long fileId;
     private readonly int chunkSize;
     private readonly SemaphoreSlim inFlight;
     private byte[]? buffer;
@@ -31,12 +32,14 @@ internal sealed class FileWriter : GfsWriteStream
     private bool failureSeen;
     private bool disposed;
 
-    public FileWriter(ClientCore core, string path, int chunkSize, long start)
+    /// <summary>A writer of the file <paramref name="fileId"/> (its inode id) at <paramref name="path"/>, from <paramref name="start"/>.</summary>
+    public FileWriter(ClientCore core, string path, long fileId, int chunkSize, long start)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(chunkSize, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(start);
         this.core = core;
         this.path = path;
+        this.fileId = fileId;
         this.chunkSize = chunkSize;
         position = start;
         acknowledged = start;
@@ -113,8 +116,8 @@ internal sealed class FileWriter : GfsWriteStream
         var end = Acknowledged;
         if (end > reportedLength)
         {
-            await core.Data.SetLengthAsync(path, end, cancellationToken).ConfigureAwait(false);
-            core.Lengths.Reported(path, end);
+            await core.Data.SetLengthAsync(path, fileId, end, cancellationToken).ConfigureAwait(false);
+            core.Lengths.Reported(path, fileId, end);
             reportedLength = end;
         }
     }
@@ -188,6 +191,7 @@ internal sealed class FileWriter : GfsWriteStream
             var offset = piece.Start % chunkSize;
             await core.MutateChunkAsync(
                 path,
+                fileId,
                 index,
                 allocate: offset == 0,
                 piece.Buffer.AsMemory(0, piece.Length),
@@ -205,7 +209,7 @@ internal sealed class FileWriter : GfsWriteStream
             Volatile.Write(ref acknowledged, end);
             if (end % chunkSize == 0)
             {
-                core.Lengths.Report(path, end);
+                core.Lengths.Report(path, fileId, end);
             }
         }
         catch (Exception e)

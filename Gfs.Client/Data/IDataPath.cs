@@ -11,17 +11,20 @@ internal interface IDataPath
     /// <summary>A file's attributes and the locations of chunks [firstIndex, firstIndex + count).</summary>
     Task<GetChunksReply> GetChunksAsync(string path, int firstIndex, int count, CancellationToken cancellationToken);
 
-    /// <summary>Leases chunk <paramref name="index"/> (allocating it when asked), leaving out <paramref name="failed"/> servers.</summary>
-    Task<LeaseChunkReply> LeaseChunkAsync(string path, int index, bool allocate, IReadOnlyCollection<string> failed, CancellationToken cancellationToken);
+    /// <summary>
+    /// Leases chunk <paramref name="index"/> (allocating it when asked), leaving out <paramref name="failed"/>
+    /// servers; refused with FileReplaced when the path no longer names file <paramref name="fileId"/> (0: not checked).
+    /// </summary>
+    Task<LeaseChunkReply> LeaseChunkAsync(string path, long fileId, int index, bool allocate, IReadOnlyCollection<string> failed, CancellationToken cancellationToken);
 
-    /// <summary>Creates a file exactly once; returns the lease on its first chunk when the master could allocate one at once.</summary>
-    Task<LeaseChunkReply?> CreateFileAsync(string path, int goal, int chunkSize, CancellationToken cancellationToken);
+    /// <summary>Creates a file exactly once; returns its inode id and the lease on its first chunk when the master could allocate one at once.</summary>
+    Task<CreateLeasedReply> CreateFileAsync(string path, int goal, int chunkSize, CancellationToken cancellationToken);
 
     /// <summary>Tells the master a replica failed the client.</summary>
     Task ReportReplicaAsync(ReportReplicaRequest report, CancellationToken cancellationToken);
 
-    /// <summary>Raises the file's recorded length to <paramref name="size"/>.</summary>
-    Task SetLengthAsync(string path, long size, CancellationToken cancellationToken);
+    /// <summary>Raises the file's recorded length to <paramref name="size"/>; refused with FileReplaced when the path no longer names file <paramref name="fileId"/> (0: not checked).</summary>
+    Task SetLengthAsync(string path, long fileId, long size, CancellationToken cancellationToken);
 
     /// <summary>Pushes data to <paramref name="node"/>, which forwards it along the header's chain.</summary>
     Task<PushReply> PushAsync(Uri node, PushHeader header, ReadOnlyMemory<byte> data, CancellationToken cancellationToken);

@@ -38,6 +38,27 @@ internal sealed class ChunkLease
 
     public long ObtainedAt { get; }
 
+    /// <summary>When a mutation under this lease was last acknowledged (0: never); the primary's lease is extended while mutations flow.</summary>
+    public long LastUsedAt => Volatile.Read(ref lastUsedAt);
+
+    private long lastUsedAt;
+
+    /// <summary>Records an acknowledged mutation at <paramref name="timestamp"/>.</summary>
+    public void MarkUsed(long timestamp)
+    {
+        var seen = Volatile.Read(ref lastUsedAt);
+        while (seen < timestamp)
+        {
+            var previous = Interlocked.CompareExchange(ref lastUsedAt, timestamp, seen);
+            if (previous == seen)
+            {
+                return;
+            }
+
+            seen = previous;
+        }
+    }
+
     /// <summary>The replica data is pushed to first (the nearest).</summary>
     public ReplicaLocation First => Reply.Chunk.Replicas[0];
 
@@ -65,19 +86,21 @@ internal sealed class ChunkLease
 }
 
 /// <summary>
-/// Leases by (path, chunk index), shared by every writer and appender of the client. A lease is
-/// reused until it is near the end the master gave it or a mutation under it failed; concurrent
-/// requests for the same chunk share one master call.
+/// Leases by (path, file id, chunk index), shared by every writer and appender of the client. A
+/// lease is reused until it is near the end the master gave it or a mutation under it failed;
+/// concurrent requests for the same chunk share one master call. The file id (the inode id the
+/// writer opened) keeps a lease on a deleted file's chunk from being handed to a writer of the file
+/// that replaced it at the same path.
 /// </summary>
 internal sealed class LeaseCache(IDataPath data, LocationCache locations, GfsClientOptions options)
 {
-    private readonly ConcurrentDictionary<(string Path, int Index), Task<ChunkLease>> leases = new();
+    private readonly ConcurrentDictionary<(string Path, long FileId, int Index), Task<ChunkLease>> leases = new();
     private readonly TimeProvider time = options.Time;
 
     /// <summary>A usable lease on the chunk: the cached one, or a new one from the leader.</summary>
-    public Task<ChunkLease> GetAsync(string path, int index, bool allocate, CancellationToken cancellationToken)
+    public Task<ChunkLease> GetAsync(string path, long fileId, int index, bool allocate, CancellationToken cancellationToken)
     {
-        var key = (path, index);
+        var key = (path, fileId, index);
         while (true)
         {
             if (leases.TryGetValue(key, out var existing))
@@ -87,7 +110,7 @@ internal sealed class LeaseCache(IDataPath data, LocationCache locations, GfsCli
                     return existing.WaitAsync(cancellationToken);
                 }
 
-                var fresh = RequestAsync(path, index, allocate, []);
+                var fresh = RequestAsync(path, fileId, index, allocate, []);
                 if (leases.TryUpdate(key, fresh, existing))
                 {
                     return fresh.WaitAsync(cancellationToken);
@@ -96,7 +119,7 @@ internal sealed class LeaseCache(IDataPath data, LocationCache locations, GfsCli
                 continue;
             }
 
-            var requested = RequestAsync(path, index, allocate, []);
+            var requested = RequestAsync(path, fileId, index, allocate, []);
             if (leases.TryAdd(key, requested))
             {
                 return requested.WaitAsync(cancellationToken);
@@ -109,26 +132,26 @@ internal sealed class LeaseCache(IDataPath data, LocationCache locations, GfsCli
     /// a lease someone else already took after <paramref name="stale"/> is shared; with them the
     /// leader is always asked, so it can leave them out.
     /// </summary>
-    public Task<ChunkLease> RenewAsync(string path, int index, bool allocate, ChunkLease? stale, IReadOnlyCollection<string> failed, CancellationToken cancellationToken)
+    public Task<ChunkLease> RenewAsync(string path, long fileId, int index, bool allocate, ChunkLease? stale, IReadOnlyCollection<string> failed, CancellationToken cancellationToken)
     {
-        var key = (path, index);
+        var key = (path, fileId, index);
         if (failed.Count == 0 && leases.TryGetValue(key, out var current)
             && (!current.IsCompleted || (current.IsCompletedSuccessfully && !ReferenceEquals(current.Result, stale) && Usable(current.Result))))
         {
             return current.WaitAsync(cancellationToken);
         }
 
-        var fresh = RequestAsync(path, index, allocate, failed);
+        var fresh = RequestAsync(path, fileId, index, allocate, failed);
         leases[key] = fresh;
         return fresh.WaitAsync(cancellationToken);
     }
 
     /// <summary>Caches a lease that came with another reply (a create that allocated the file's first chunk).</summary>
-    public void Seed(string path, LeaseChunkReply reply)
+    public void Seed(string path, long fileId, LeaseChunkReply reply)
     {
         var lease = new ChunkLease(path, reply, time.GetTimestamp());
         locations.Update(path, reply.Chunk);
-        leases[(path, reply.Chunk.Index)] = Task.FromResult(lease);
+        leases[(path, fileId, reply.Chunk.Index)] = Task.FromResult(lease);
     }
 
     /// <summary>Forgets leases that failed or are no longer usable. Returns how many were forgotten.</summary>
@@ -151,8 +174,8 @@ internal sealed class LeaseCache(IDataPath data, LocationCache locations, GfsCli
     public int Count => leases.Count;
 
     /// <summary>The lease currently cached for the chunk, if it is ready.</summary>
-    public ChunkLease? Peek(string path, int index)
-        => leases.TryGetValue((path, index), out var task) && task.IsCompletedSuccessfully ? task.Result : null;
+    public ChunkLease? Peek(string path, long fileId, int index)
+        => leases.TryGetValue((path, fileId, index), out var task) && task.IsCompletedSuccessfully ? task.Result : null;
 
     /// <summary>Forgets every lease of <paramref name="path"/>.</summary>
     public void Invalidate(string path)
@@ -184,9 +207,9 @@ internal sealed class LeaseCache(IDataPath data, LocationCache locations, GfsCli
     /// take any one caller's token (each waits with its own); it is bounded by the master client's
     /// operation timeout. A failed request is replaced by the next caller.
     /// </summary>
-    private async Task<ChunkLease> RequestAsync(string path, int index, bool allocate, IReadOnlyCollection<string> failed)
+    private async Task<ChunkLease> RequestAsync(string path, long fileId, int index, bool allocate, IReadOnlyCollection<string> failed)
     {
-        var reply = await data.LeaseChunkAsync(path, index, allocate, failed, CancellationToken.None).ConfigureAwait(false);
+        var reply = await data.LeaseChunkAsync(path, fileId, index, allocate, failed, CancellationToken.None).ConfigureAwait(false);
         var lease = new ChunkLease(path, reply, time.GetTimestamp());
         locations.Update(path, reply.Chunk);
         return lease;

@@ -162,6 +162,13 @@ internal sealed class LocationCache(IDataPath data, GfsClientOptions options)
         var now = time.GetTimestamp();
         lock (entry)
         {
+            if (entry.Attributes is { } previous && previous.Id != reply.Attributes.Id)
+            {
+                // Another file at the path now (deleted and created again): nothing cached of the old one applies.
+                entry.Chunks.Clear();
+                entry.AppendIndex = -1;
+            }
+
             entry.Attributes = reply.Attributes;
             entry.AttributesAt = now;
             foreach (var chunk in reply.Chunks)

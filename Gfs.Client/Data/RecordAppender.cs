@@ -12,9 +12,35 @@ namespace Gfs.Client.Data;
 /// </summary>
 internal sealed class RecordAppender(ClientCore core)
 {
+    /// <summary>
+    /// Appends <paramref name="record"/> to the file at <paramref name="path"/>: the one its (perhaps
+    /// cached) attributes name. When that file was replaced and no attempt of this record reached a
+    /// primary yet, the attributes were merely old: the append starts again on the file the path
+    /// names now. Otherwise a replaced file fails the append with FileReplaced.
+    /// </summary>
     public async Task<long> AppendAsync(string path, ReadOnlyMemory<byte> record, CancellationToken cancellationToken)
     {
-        var attributes = await core.Locations.GetAttributesAsync(path, cancellationToken).ConfigureAwait(false);
+        for (var fresh = false; ; fresh = true)
+        {
+            var attributes = await core.Locations.GetAttributesAsync(path, cancellationToken).ConfigureAwait(false);
+            var sent = false;
+            try
+            {
+                return await AppendAsync(path, attributes, record, () => sent = true, cancellationToken).ConfigureAwait(false);
+            }
+            catch (GfsException e) when (e.Code == ErrorCode.FileReplaced)
+            {
+                core.Locations.Invalidate(path);
+                if (fresh || sent)
+                {
+                    throw;
+                }
+            }
+        }
+    }
+
+    private async Task<long> AppendAsync(string path, Protocol.Master.EntryAttributes attributes, ReadOnlyMemory<byte> record, Action sending, CancellationToken cancellationToken)
+    {
         var chunkSize = attributes.ChunkSize;
         if (record.IsEmpty || record.Length > chunkSize / 4)
         {
@@ -27,6 +53,7 @@ internal sealed class RecordAppender(ClientCore core)
             var sequence = core.NextSequence();
             var reply = await core.MutateChunkAsync(
                 path,
+                attributes.Id,
                 index,
                 allocate: true,
                 record,
@@ -43,6 +70,7 @@ internal sealed class RecordAppender(ClientCore core)
                         ClientId = core.ClientId,
                         Sequence = sequence,
                     };
+                    sending();
                     var appended = await core.Data.AppendAsync(lease.PrimaryUri, request, ct).ConfigureAwait(false);
                     return (appended, appended.FailedReplicas);
                 },
@@ -65,7 +93,7 @@ internal sealed class RecordAppender(ClientCore core)
 
             core.Locations.RaiseAppendIndex(path, index);
             var fileOffset = ((long)index * chunkSize) + reply.Offset;
-            core.Lengths.Report(path, fileOffset + record.Length);
+            core.Lengths.Report(path, attributes.Id, fileOffset + record.Length);
             return fileOffset;
         }
     }

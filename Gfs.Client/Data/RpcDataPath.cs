@@ -15,10 +15,10 @@ internal sealed class RpcDataPath(GfsClientOptions options, RpcClient rpc, Maste
             new GetChunksRequest { Path = Encoding.UTF8.GetBytes(path), FirstIndex = firstIndex, Count = count, ClientHost = options.ClientHost },
             cancellationToken);
 
-    public Task<LeaseChunkReply> LeaseChunkAsync(string path, int index, bool allocate, IReadOnlyCollection<string> failed, CancellationToken cancellationToken)
+    public Task<LeaseChunkReply> LeaseChunkAsync(string path, long fileId, int index, bool allocate, IReadOnlyCollection<string> failed, CancellationToken cancellationToken)
         => master.CallLeaderAsync<LeaseChunkRequest, LeaseChunkReply>(
             ChunkRoutes.LeaseChunk,
-            new LeaseChunkRequest { Path = Encoding.UTF8.GetBytes(path), Index = index, Allocate = allocate, Failed = [.. failed], ClientHost = options.ClientHost },
+            new LeaseChunkRequest { Path = Encoding.UTF8.GetBytes(path), Index = index, Allocate = allocate, Failed = [.. failed], ClientHost = options.ClientHost, FileId = fileId },
             LeaseAttemptTimeout,
             cancellationToken);
 
@@ -29,22 +29,20 @@ internal sealed class RpcDataPath(GfsClientOptions options, RpcClient rpc, Maste
     /// </summary>
     private TimeSpan LeaseAttemptTimeout => options.AttemptTimeout > DataPathTimeouts.LeaseAttempt ? options.AttemptTimeout : DataPathTimeouts.LeaseAttempt;
 
-    public async Task<LeaseChunkReply?> CreateFileAsync(string path, int goal, int chunkSize, CancellationToken cancellationToken)
-    {
-        var reply = await master.CallExactlyOnceAsync<CreateLeasedRequest, CreateLeasedReply>(
+    public Task<CreateLeasedReply> CreateFileAsync(string path, int goal, int chunkSize, CancellationToken cancellationToken)
+        => master.CallExactlyOnceAsync<CreateLeasedRequest, CreateLeasedReply>(
             ChunkRoutes.CreateLeased,
             header => new CreateLeasedRequest { Header = header, Op = NamespaceOp.Of(NamespaceOpKind.CreateFile, path, goal: goal, chunkSize: chunkSize), ClientHost = options.ClientHost },
-            cancellationToken).ConfigureAwait(false);
-        return reply.Lease;
-    }
+            cancellationToken);
 
     public Task ReportReplicaAsync(ReportReplicaRequest report, CancellationToken cancellationToken)
         => master.CallLeaderAsync<ReportReplicaRequest, Empty>(ChunkRoutes.ReportReplica, report, cancellationToken);
 
-    public Task SetLengthAsync(string path, long size, CancellationToken cancellationToken)
+    public Task SetLengthAsync(string path, long fileId, long size, CancellationToken cancellationToken)
     {
         var op = NamespaceOp.Of(NamespaceOpKind.SetLength, path);
         op.Size = size;
+        op.FileId = fileId;
         return master.MutateAsync(op, cancellationToken);
     }
 

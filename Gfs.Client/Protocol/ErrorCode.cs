@@ -80,4 +80,17 @@ public enum ErrorCode
 
     /// <summary>The state changed concurrently in a way that conflicts with the request.</summary>
     Conflict = 24,
+
+    /// <summary>
+    /// The file at this path is not the one the caller opened: it was deleted, or replaced by a create
+    /// with overwrite, after the caller's writer or appender started. Retrying does not help.
+    /// </summary>
+    FileReplaced = 26,
+
+    /// <summary>
+    /// Bytes inside the file's length that no replica holds: they were never written (a writer stopped
+    /// part-way through a chunk before the last) or are not written yet. A reader never returns zeros
+    /// in their place.
+    /// </summary>
+    Unwritten = 27,
 }

@@ -16,10 +16,10 @@ public sealed partial class LeaseManager
     /// <param name="requestId">The request's id.</param>
     /// <param name="create">The validated create; its first chunk is filled in here.</param>
     /// <param name="clientHost">The caller's host, to order the replicas nearest first.</param>
-    /// <param name="cancellationToken">Cancels the wait for the commit.</param>
-    /// <returns>The first chunk's lease, or null when no chunk could be placed or granted now (the file exists).</returns>
+    /// <param name="cancellationToken">Not used past validation: a create that may commit runs to its grants, or its first chunk would exist nowhere.</param>
+    /// <returns>The file's inode id, and the first chunk's lease or null when no chunk could be placed or granted now (the file exists).</returns>
     /// <exception cref="GfsException">The create failed (AlreadyExists, NotFound, NotADirectory, InvalidArgument, …).</exception>
-    public async Task<LeaseChunkReply?> CreateAsync(long clientId, long requestId, CreateFileOp create, string clientHost, CancellationToken cancellationToken)
+    public async Task<(long Id, LeaseChunkReply? Lease)> CreateAsync(long clientId, long requestId, CreateFileOp create, string clientHost, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(create);
         if (clientId == 0)
@@ -47,7 +47,8 @@ public sealed partial class LeaseManager
             create.FirstReplicas = [.. placed.Select(p => p.ServerId)];
         }
 
-        var result = await log.ExecuteAsync(clientId, requestId, create, cancellationToken).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        var result = await log.ExecuteAsync(clientId, requestId, create, CancellationToken.None).ConfigureAwait(false);
         if (result.Code != ErrorCode.Ok)
         {
             throw new GfsException(result.Code, result.Message ?? $"create failed: {result.Code}");
@@ -56,16 +57,16 @@ public sealed partial class LeaseManager
         if (placed is null || result.Replayed)
         {
             // A retry's own placement was not applied (the first attempt's outcome stands): the first write leases chunk 0.
-            return null;
+            return (result.Value, null);
         }
 
         try
         {
-            return await GrantNewAsync(0, create.FirstChunk, placed, chunkSize, clientHost).ConfigureAwait(false);
+            return (result.Value, await GrantNewAsync(0, create.FirstChunk, placed, chunkSize, clientHost).ConfigureAwait(false));
         }
         catch (GfsException e) when (e.Code == ErrorCode.Unavailable)
         {
-            return null; // the file exists; the first write asks for the lease again
+            return (result.Value, null); // the file exists; the first write asks for the lease again
         }
     }
 }

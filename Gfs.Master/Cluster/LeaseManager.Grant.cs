@@ -30,6 +30,11 @@ public sealed partial class LeaseManager
                 throw new GfsException(code, $"cannot lease chunk {request.Index}: {code}");
             }
 
+            if (request.FileId != 0 && info.Id != request.FileId)
+            {
+                throw new GfsException(ErrorCode.FileReplaced, $"cannot lease chunk {request.Index}: the file at this path is not the one this writer opened");
+            }
+
             var failed = new HashSet<string>(request.Failed, StringComparer.Ordinal);
             if (chunks.Length == 1)
             {
@@ -63,7 +68,7 @@ public sealed partial class LeaseManager
         var placed = registry.Place(Math.Max(1, info.Goal), info.ChunkSize, failed);
         var handle = log.NewChunkHandle();
         var result = await log.ExecuteAsync(
-            new AllocateChunkOp { Path = request.Path, ChunkIndex = request.Index, Handle = handle, Replicas = placed.Select(p => p.ServerId).ToArray() },
+            new AllocateChunkOp { Path = request.Path, ChunkIndex = request.Index, Handle = handle, Replicas = placed.Select(p => p.ServerId).ToArray(), FileId = request.FileId },
             CancellationToken.None).ConfigureAwait(false);
         if (result.Code == ErrorCode.Conflict)
         {

@@ -23,4 +23,8 @@ public sealed class AllocateChunkOp : MasterOp
     /// <summary>The chunkservers chosen for the replicas; echoed in the result, not kept in the state (locations come from chunk reports).</summary>
     [Key(3)]
     public string[] Replicas { get; set; } = [];
+
+    /// <summary>The inode id of the file the caller opened; apply refuses another file at the path (FileReplaced). 0: not checked.</summary>
+    [Key(4)]
+    public long FileId { get; set; }
 }

@@ -14,4 +14,8 @@ public sealed class SetLengthOp : MasterOp
 
     [Key(1)]
     public long Size { get; set; }
+
+    /// <summary>The inode id of the file the writer opened; apply refuses another file at the path (FileReplaced). 0: not checked.</summary>
+    [Key(2)]
+    public long FileId { get; set; }
 }

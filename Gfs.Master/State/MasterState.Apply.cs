@@ -87,8 +87,8 @@ public sealed partial class MasterState
         RenameOp o => Rename(o.From, o.To, time),
         DeleteOp o => Delete(o.Path, o.Recursive, time),
         SetReplicationOp o => SetReplication(o.Path, o.Goal),
-        SetLengthOp o => SetLength(o.Path, o.Size, time),
-        AllocateChunkOp o => AllocateChunk(o.Path, o.ChunkIndex, o.Handle, o.Replicas, time),
+        SetLengthOp o => SetLength(o.Path, o.Size, o.FileId, time),
+        AllocateChunkOp o => AllocateChunk(o.Path, o.ChunkIndex, o.Handle, o.Replicas, o.FileId, time),
         BumpChunkVersionOp o => BumpChunkVersion(o),
         BatchOp o when !nested => ApplyBatch(o, time),
         BatchOp => CommandResult.Error(ErrorCode.InvalidArgument, "a batch cannot contain a batch"),
@@ -107,7 +107,7 @@ public sealed partial class MasterState
 
         // The file is new and empty, so index 0 is free; the leader's handle is unused. Should the
         // allocation still be refused, the file stays (empty) and the error says why.
-        var allocated = AllocateChunk(op.Path, 0, op.FirstChunk, op.FirstReplicas, time);
+        var allocated = AllocateChunk(op.Path, 0, op.FirstChunk, op.FirstReplicas, created.Value, time);
         return allocated.Code == ErrorCode.Ok ? created : allocated;
     }
 

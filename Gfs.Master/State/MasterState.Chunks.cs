@@ -6,7 +6,13 @@ namespace Gfs.Master.State;
 
 public sealed partial class MasterState
 {
-    private CommandResult AllocateChunk(byte[] path, int chunkIndex, long handle, string[]? replicas, long time)
+    /// <summary>A file that is not the one a writer opened (<paramref name="fileId"/>, 0 = not checked): the path was deleted and created again.</summary>
+    private static CommandResult? Replaced(int id, long fileId)
+        => fileId != 0 && id != fileId
+            ? CommandResult.Error(ErrorCode.FileReplaced, "the file at this path is not the one this writer opened")
+            : null;
+
+    private CommandResult AllocateChunk(byte[] path, int chunkIndex, long handle, string[]? replicas, long fileId, long time)
     {
         if (PathValidator.Validate(path, out var reason) != ErrorCode.Ok)
         {
@@ -22,6 +28,11 @@ public sealed partial class MasterState
         if (id == None)
         {
             return ResolveError(code, "the file");
+        }
+
+        if (Replaced(id, fileId) is { } replaced)
+        {
+            return replaced;
         }
 
         var file = inodes[id];
@@ -112,7 +123,7 @@ public sealed partial class MasterState
         return CommandResult.WithValue(current + 1);
     }
 
-    private CommandResult SetLength(byte[] path, long size, long time)
+    private CommandResult SetLength(byte[] path, long size, long fileId, long time)
     {
         if (PathValidator.Validate(path, out var reason) != ErrorCode.Ok)
         {
@@ -128,6 +139,11 @@ public sealed partial class MasterState
         if (id == None)
         {
             return ResolveError(code, "the file");
+        }
+
+        if (Replaced(id, fileId) is { } replaced)
+        {
+            return replaced;
         }
 
         var file = inodes[id];

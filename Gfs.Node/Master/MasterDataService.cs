@@ -49,8 +49,8 @@ internal sealed class MasterDataService
         }
 
         var create = (CreateFileOp)MasterRpcService.ToMasterOp(request.Op);
-        var lease = await coordinator.Leases.CreateAsync(request.Header.ClientId, request.Header.RequestId, create, request.ClientHost, context.CancellationToken).ConfigureAwait(false);
-        return new CreateLeasedReply { Lease = lease };
+        var (id, lease) = await coordinator.Leases.CreateAsync(request.Header.ClientId, request.Header.RequestId, create, request.ClientHost, context.CancellationToken).ConfigureAwait(false);
+        return new CreateLeasedReply { Lease = lease, Id = id };
     }
 
     private async ValueTask<T> LeaderAsync<T>(Func<Task<T>> call, RpcContext context)

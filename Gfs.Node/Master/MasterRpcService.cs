@@ -206,7 +206,7 @@ internal sealed class MasterRpcService(MasterReplica replica, ChunkserverRegistr
                 masterOp = new SetReplicationOp { Path = op.Path, Goal = op.Goal };
                 return true;
             case NamespaceOpKind.SetLength:
-                masterOp = new SetLengthOp { Path = op.Path, Size = op.Size };
+                masterOp = new SetLengthOp { Path = op.Path, Size = op.Size, FileId = op.FileId };
                 return true;
             default:
                 invalid = new GfsException(ErrorCode.InvalidArgument, $"unknown namespace operation {(int)op.Kind}");

@@ -105,7 +105,7 @@ internal sealed class RpcDispatcher(IOptions<RpcServerOptions> options, ILogger<
         ErrorCode.PermissionDenied => StatusCodes.Status403Forbidden,
         ErrorCode.NotFound or ErrorCode.UnknownRoute => StatusCodes.Status404NotFound,
         ErrorCode.AlreadyExists or ErrorCode.Conflict or ErrorCode.StaleVersion or ErrorCode.DirectoryNotEmpty
-            or ErrorCode.NotADirectory or ErrorCode.IsADirectory or ErrorCode.LeaseExpired => StatusCodes.Status409Conflict,
+            or ErrorCode.NotADirectory or ErrorCode.IsADirectory or ErrorCode.LeaseExpired or ErrorCode.FileReplaced => StatusCodes.Status409Conflict,
         ErrorCode.PayloadTooLarge => StatusCodes.Status413PayloadTooLarge,
         ErrorCode.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
         ErrorCode.NotLeader => StatusCodes.Status421MisdirectedRequest,

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Gfs.Client;
+using Gfs.Client.Protocol;
 using Gfs.Testing;
 
 namespace Gfs.IntegrationTests;
@@ -123,6 +124,49 @@ public sealed class FileSystemTests(FileSystemClusterFixture fixture) : IClassFi
         }
 
         Assert.Equal(acknowledged.Count, found.Count);
+    }
+
+    [Fact]
+    public async Task A_writer_whose_file_was_replaced_fails_with_FileReplaced_and_never_touches_the_new_file()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        const int chunkSize = 64 * 1024;
+        const string path = "/replaced.bin";
+        var first = RandomBytes(10_000, seed: 21);
+        var other = RandomBytes(3000, seed: 22);
+        await using var a = new GfsClient(Cluster.ClientOptions);
+        await using var b = new GfsClient(Cluster.ClientOptions);
+        var writer = await a.CreateAsync(path, new GfsCreateOptions { ChunkSize = chunkSize }, ct);
+        await writer.WriteAsync(first, ct);
+        await writer.FlushAsync(ct);
+
+        // B replaces the file while A's stream is open and writes other bytes.
+        await using (var replacing = await b.CreateAsync(path, new GfsCreateOptions { ChunkSize = chunkSize, Overwrite = true }, ct))
+        {
+            await replacing.WriteAsync(other, ct);
+        }
+
+        // A writes on, past its first chunk. Its lease on the deleted file's chunk 0 may still take a
+        // few bytes (or be revoked already); a new lease, the allocation of chunk 1 and its length
+        // reports all name the file A opened, and are refused.
+        var refused = await Assert.ThrowsAsync<GfsException>(async () =>
+        {
+            await writer.WriteAsync(RandomBytes(2 * chunkSize, seed: 24), ct);
+            await writer.FlushAsync(ct);
+        });
+        Assert.Equal(ErrorCode.FileReplaced, refused.Code);
+        await writer.DisposeAsync();
+        await a.DisposeAsync();
+
+        await using var c = new GfsClient(Cluster.ClientOptions);
+        var stat = await c.StatAsync(path, ct);
+        Assert.Equal(other.Length, stat.Size);
+        Assert.Equal(1, stat.Count); // A allocated nothing in B's file
+        await using var reader = await c.OpenReadAsync(path, ct);
+        Assert.Equal(other.Length, reader.Length);
+        var back = new byte[other.Length];
+        await reader.ReadExactlyAsync(back, ct);
+        Assert.Equal(other, back);
     }
 
     internal static async Task WriteFileAsync(GfsClient client, string path, byte[] data, int writeSize, GfsCreateOptions? options = null)

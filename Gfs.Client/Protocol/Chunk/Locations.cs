@@ -104,6 +104,14 @@ public sealed class LeaseChunkRequest
     /// <summary>The caller's host name or address, to order the push chain nearest first.</summary>
     [Key(4)]
     public string ClientHost { get; set; } = "";
+
+    /// <summary>
+    /// The inode id of the file the caller opened (<see cref="Master.EntryAttributes.Id"/>): when the
+    /// path names another file now (deleted and created again), the lease and any allocation are
+    /// refused with <see cref="ErrorCode.FileReplaced"/>. 0: not checked.
+    /// </summary>
+    [Key(5)]
+    public long FileId { get; set; }
 }
 
 /// <summary>Client → leader: <see cref="ChunkRoutes.CreateLeased"/>.</summary>
@@ -133,6 +141,10 @@ public sealed class CreateLeasedReply
     /// </summary>
     [Key(0)]
     public LeaseChunkReply? Lease { get; set; }
+
+    /// <summary>The created file's inode id: writers name it in leases and length reports, so they never touch a file that replaced it.</summary>
+    [Key(1)]
+    public long Id { get; set; }
 }
 
 /// <summary>Reply to <see cref="ChunkRoutes.LeaseChunk"/>.</summary>

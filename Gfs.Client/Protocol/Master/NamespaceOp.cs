@@ -59,6 +59,13 @@ public sealed class NamespaceOp
     [Key(6)]
     public long Size { get; set; }
 
+    /// <summary>
+    /// SetLength: the inode id of the file the writer opened; the master refuses the change with
+    /// <see cref="ErrorCode.FileReplaced"/> when the path names another file now. 0: not checked.
+    /// </summary>
+    [Key(7)]
+    public long FileId { get; set; }
+
     /// <summary>Creates an operation on a path given as a string.</summary>
     public static NamespaceOp Of(NamespaceOpKind kind, string path, string? target = null, int goal = 0, int chunkSize = 0, bool flag = false) => new()
     {

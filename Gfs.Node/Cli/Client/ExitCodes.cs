@@ -35,7 +35,7 @@ internal static class ExitCodes
         ErrorCode.Unavailable or ErrorCode.NotLeader or ErrorCode.DeadlineExceeded => Unavailable,
         ErrorCode.NoSpace or ErrorCode.QuotaExceeded => NoSpace,
         ErrorCode.NotADirectory or ErrorCode.IsADirectory or ErrorCode.DirectoryNotEmpty => WrongKind,
-        ErrorCode.ChecksumMismatch or ErrorCode.StaleVersion or ErrorCode.DiskFailed => DataError,
+        ErrorCode.ChecksumMismatch or ErrorCode.StaleVersion or ErrorCode.DiskFailed or ErrorCode.Unwritten => DataError,
         ErrorCode.Cancelled => Interrupted,
         _ => Error,
     };

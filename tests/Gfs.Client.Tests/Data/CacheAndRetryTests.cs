@@ -43,7 +43,7 @@ public sealed class CacheAndRetryTests
         var time = new FakeTimeProvider();
         var cluster = new FakeCluster();
         cluster.CreateFile("/f", 64 * 1024);
-        await cluster.LeaseChunkAsync("/f", 0, true, [], TestContext.Current.CancellationToken);
+        await cluster.LeaseChunkAsync("/f", cluster.Id("/f"), 0, true, [], TestContext.Current.CancellationToken);
         var cache = new LocationCache(cluster, TestData.Options(time) with { LocationCacheTtl = TimeSpan.FromSeconds(30) });
 
         var first = await cache.GetChunkAsync("/f", 0, TestContext.Current.CancellationToken);
@@ -69,10 +69,10 @@ public sealed class CacheAndRetryTests
         var cluster = new FakeCluster();
         cluster.CreateFile("/f", 64 * 1024);
         var core = TestData.Core(cluster);
-        await core.Leases.GetAsync("/f", 0, allocate: true, TestContext.Current.CancellationToken);
+        await core.Leases.GetAsync("/f", cluster.Id("/f"), 0, allocate: true, TestContext.Current.CancellationToken);
         var before = await core.Locations.GetChunkAsync("/f", 0, TestContext.Current.CancellationToken);
 
-        var lease = await core.Leases.RenewAsync("/f", 0, false, core.Leases.Peek("/f", 0), ["cs1"], TestContext.Current.CancellationToken);
+        var lease = await core.Leases.RenewAsync("/f", cluster.Id("/f"), 0, false, core.Leases.Peek("/f", cluster.Id("/f"), 0), ["cs1"], TestContext.Current.CancellationToken);
         var after = await core.Locations.GetChunkAsync("/f", 0, TestContext.Current.CancellationToken);
 
         Assert.Equal(1, before!.Version);
@@ -90,14 +90,14 @@ public sealed class CacheAndRetryTests
         cluster.CreateFile("/f", 64 * 1024);
         var core = TestData.Core(cluster, TestData.Options(time) with { LeaseRenewMargin = TimeSpan.FromSeconds(5) });
 
-        var leases = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => core.Leases.GetAsync("/f", 0, true, TestContext.Current.CancellationToken)));
+        var leases = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => core.Leases.GetAsync("/f", cluster.Id("/f"), 0, true, TestContext.Current.CancellationToken)));
         Assert.Single(leases.Distinct());
         Assert.Single(cluster.LeaseCalls);
 
         time.Advance(TimeSpan.FromSeconds(54)); // the fake grants 60 s
-        Assert.Same(leases[0], await core.Leases.GetAsync("/f", 0, true, TestContext.Current.CancellationToken));
+        Assert.Same(leases[0], await core.Leases.GetAsync("/f", cluster.Id("/f"), 0, true, TestContext.Current.CancellationToken));
         time.Advance(TimeSpan.FromSeconds(2));
-        Assert.NotSame(leases[0], await core.Leases.GetAsync("/f", 0, true, TestContext.Current.CancellationToken));
+        Assert.NotSame(leases[0], await core.Leases.GetAsync("/f", cluster.Id("/f"), 0, true, TestContext.Current.CancellationToken));
         Assert.Equal(2, cluster.LeaseCalls.Count);
     }
 
@@ -115,9 +115,9 @@ public sealed class CacheAndRetryTests
         var core = TestData.Core(cluster, TestData.Options(time) with { LocationCacheTtl = TimeSpan.FromSeconds(30), LeaseRenewMargin = TimeSpan.FromSeconds(5) });
         for (var i = 0; i < 50; i++)
         {
-            await core.Leases.GetAsync($"/f{i}", 0, true, ct);
+            await core.Leases.GetAsync($"/f{i}", cluster.Id($"/f{i}"), 0, true, ct);
             await core.Locations.GetAttributesAsync($"/f{i}", ct);
-            core.Lengths.Report($"/f{i}", 100);
+            core.Lengths.Report($"/f{i}", cluster.Id($"/f{i}"), 100);
         }
 
         await core.Lengths.DrainAsync();
@@ -141,10 +141,10 @@ public sealed class CacheAndRetryTests
         Assert.Equal((0, 0), (core.Leases.Count, core.Locations.Count));
 
         // A length reported after its path was swept is still sent.
-        core.Lengths.Report("/f3", 200);
+        core.Lengths.Report("/f3", cluster.Id("/f3"), 200);
         await core.Lengths.DrainAsync();
         Assert.Equal(200, cluster.Size("/f3"));
-        core.StopSweeping();
+        core.Stop();
     }
 
     [Fact]
@@ -153,11 +153,11 @@ public sealed class CacheAndRetryTests
         var cluster = new FakeCluster();
         cluster.CreateFile("/f", 64 * 1024);
         var core = TestData.Core(cluster);
-        var stale = await core.Leases.GetAsync("/f", 0, true, TestContext.Current.CancellationToken);
+        var stale = await core.Leases.GetAsync("/f", cluster.Id("/f"), 0, true, TestContext.Current.CancellationToken);
 
-        var renewed = await core.Leases.RenewAsync("/f", 0, true, stale, [], TestContext.Current.CancellationToken);
-        var again = await core.Leases.RenewAsync("/f", 0, true, stale, [], TestContext.Current.CancellationToken);
-        var withFailed = await core.Leases.RenewAsync("/f", 0, true, stale, ["cs2"], TestContext.Current.CancellationToken);
+        var renewed = await core.Leases.RenewAsync("/f", cluster.Id("/f"), 0, true, stale, [], TestContext.Current.CancellationToken);
+        var again = await core.Leases.RenewAsync("/f", cluster.Id("/f"), 0, true, stale, [], TestContext.Current.CancellationToken);
+        var withFailed = await core.Leases.RenewAsync("/f", cluster.Id("/f"), 0, true, stale, ["cs2"], TestContext.Current.CancellationToken);
 
         Assert.NotSame(stale, renewed);
         Assert.Same(renewed, again);
@@ -171,16 +171,16 @@ public sealed class CacheAndRetryTests
         var cluster = new FakeCluster();
         cluster.CreateFile("/f", 64 * 1024);
         cluster.SetLengthGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var reporter = new LengthReporter(cluster);
+        var reporter = new LengthReporter(cluster, TestData.Options());
 
-        reporter.Report("/f", 10);
+        reporter.Report("/f", cluster.Id("/f"), 10);
         await TestRetry.UntilAsync(() => cluster.SetLengthEntered == 1); // the first report is in flight, blocked
         for (var end = 11; end <= 1000; end++)
         {
-            reporter.Report("/f", end);
+            reporter.Report("/f", cluster.Id("/f"), end);
         }
 
-        reporter.Report("/f", 500); // lower: ignored
+        reporter.Report("/f", cluster.Id("/f"), 500); // lower: ignored
         cluster.SetLengthGate.SetResult();
         await reporter.DrainAsync();
 

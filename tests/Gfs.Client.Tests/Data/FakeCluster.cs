@@ -11,13 +11,15 @@ namespace Gfs.Client.Tests.Data;
 /// test fail any chunkserver call. It follows docs/data-path.md closely enough to check the
 /// client's protocol decisions; it is not a model of timing.
 /// </summary>
-internal sealed class FakeCluster : IDataPath
+internal sealed partial class FakeCluster : IDataPath
 {
     private readonly object gate = new();
     private readonly Dictionary<string, FakeFile> files = [];
     private readonly Dictionary<long, FakeChunk> chunks = [];
     private long nextHandle = 100;
+    private long nextFileId = 2;
     private int setLengthEntered;
+    private int setLengthCalls;
 
     public FakeCluster(int servers = 3)
     {
@@ -55,11 +57,45 @@ internal sealed class FakeCluster : IDataPath
     /// <summary>When set, SetLength waits for it.</summary>
     public TaskCompletionSource? SetLengthGate { get; set; }
 
+    /// <summary>Called with the 1-based number of each SetLength call; a returned error is thrown instead of applying it.</summary>
+    public Func<int, GfsException?>? SetLengthFault { get; set; }
+
+    /// <summary>When set, a Write waits for the task it returns before it is applied (a commit held in flight).</summary>
+    public Func<WriteRequest, Task>? WriteGate { get; set; }
+
+    /// <summary>
+    /// When set, leases run on this clock like the leader's: a lease lasts <see cref="LeaseLength"/>
+    /// plus 1 s of grace from its grant, and a new primary is named only after it ended (the leader
+    /// waits up to 10 s, and answers Unavailable for a longer wait).
+    /// </summary>
+    public TimeProvider? Time { get; set; }
+
+    public TimeSpan LeaseLength { get; set; } = TimeSpan.FromSeconds(60);
+
     public void CreateFile(string path, int chunkSize, int goal = 3)
     {
         lock (gate)
         {
-            files[path] = new FakeFile(chunkSize, goal);
+            files[path] = new FakeFile(nextFileId++, chunkSize, goal);
+        }
+    }
+
+    /// <summary>The inode id of the file at <paramref name="path"/>.</summary>
+    public long Id(string path)
+    {
+        lock (gate)
+        {
+            return files[path].Id;
+        }
+    }
+
+    /// <summary>Deletes the file at <paramref name="path"/> and creates another there (a create with overwrite); the old file's chunks stay, as in the trash.</summary>
+    public void Replace(string path)
+    {
+        lock (gate)
+        {
+            var old = files[path];
+            files[path] = new FakeFile(nextFileId++, old.ChunkSize, old.Goal);
         }
     }
 
@@ -105,7 +141,7 @@ internal sealed class FakeCluster : IDataPath
             var file = File(path);
             var reply = new GetChunksReply
             {
-                Attributes = new EntryAttributes { Name = path, Kind = EntryKind.File, Size = file.Size, ChunkSize = file.ChunkSize, Count = file.Chunks.Count, Goal = file.Goal },
+                Attributes = new EntryAttributes { Name = path, Id = file.Id, Kind = EntryKind.File, Size = file.Size, ChunkSize = file.ChunkSize, Count = file.Chunks.Count, Goal = file.Goal },
             };
             for (var i = firstIndex; i < file.Chunks.Count && (count == 0 || i < firstIndex + count); i++)
             {
@@ -116,61 +152,12 @@ internal sealed class FakeCluster : IDataPath
         }
     }
 
-    public Task<LeaseChunkReply> LeaseChunkAsync(string path, int index, bool allocate, IReadOnlyCollection<string> failed, CancellationToken cancellationToken)
-    {
-        lock (gate)
-        {
-            LeaseCalls.Add((index, allocate, [.. failed]));
-            var file = File(path);
-            if (index == file.Chunks.Count && allocate)
-            {
-                var chunk = new FakeChunk(nextHandle++, index, file.ChunkSize) { Version = 1 };
-                foreach (var server in Servers.Take(file.Goal))
-                {
-                    chunk.Replicas.Add(server);
-                    server.Replicas[chunk.Handle] = new FakeReplica(file.ChunkSize) { Version = 1 };
-                }
-
-                chunk.Primary = chunk.Replicas[0];
-                file.Chunks.Add(chunk);
-                chunks[chunk.Handle] = chunk;
-            }
-            else if (index >= file.Chunks.Count)
-            {
-                throw new GfsException(ErrorCode.InvalidArgument, $"chunk {index} of a file with {file.Chunks.Count}");
-            }
-
-            var c = file.Chunks[index];
-            if (failed.Count > 0 || c.Primary is null)
-            {
-                c.Replicas.RemoveAll(s => failed.Contains(s.Id));
-                if (c.Replicas.Count == 0)
-                {
-                    throw new GfsException(ErrorCode.Unavailable, "no replica left");
-                }
-
-                c.Version++;
-                foreach (var server in c.Replicas)
-                {
-                    server.Replicas[c.Handle].Version = c.Version;
-                }
-
-                if (c.Primary is null || failed.Contains(c.Primary.Id))
-                {
-                    c.Primary = c.Replicas[0];
-                }
-            }
-
-            return Task.FromResult(new LeaseChunkReply { Chunk = Location(c), PrimaryId = c.Primary.Id, LeaseRemainingMs = 60_000, ChunkSize = file.ChunkSize });
-        }
-    }
-
     /// <summary>Writes whose bytes came inline in the request (no push).</summary>
     public int InlineWrites { get; private set; }
 
     public List<string> CreateCalls { get; } = [];
 
-    public Task<LeaseChunkReply?> CreateFileAsync(string path, int goal, int chunkSize, CancellationToken cancellationToken)
+    public async Task<CreateLeasedReply> CreateFileAsync(string path, int goal, int chunkSize, CancellationToken cancellationToken)
     {
         lock (gate)
         {
@@ -184,7 +171,8 @@ internal sealed class FakeCluster : IDataPath
         }
 
         // Like the leader: the first chunk is allocated with the file and its lease returned.
-        return LeaseChunkAsync(path, 0, allocate: true, [], cancellationToken)!;
+        var id = Id(path);
+        return new CreateLeasedReply { Id = id, Lease = await LeaseChunkAsync(path, id, 0, allocate: true, [], cancellationToken) };
     }
 
     private static byte[] Inline(ReadOnlyMemory<byte> data, long length, uint crc)
@@ -207,7 +195,7 @@ internal sealed class FakeCluster : IDataPath
         return Task.CompletedTask;
     }
 
-    public async Task SetLengthAsync(string path, long size, CancellationToken cancellationToken)
+    public async Task SetLengthAsync(string path, long fileId, long size, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref setLengthEntered);
         if (SetLengthGate is { } g)
@@ -217,8 +205,19 @@ internal sealed class FakeCluster : IDataPath
 
         lock (gate)
         {
-            SetLengthCalls.Add((path, size));
+            setLengthCalls++;
+            if (SetLengthFault?.Invoke(setLengthCalls) is { } error)
+            {
+                throw error;
+            }
+
             var file = File(path);
+            if (fileId != 0 && file.Id != fileId)
+            {
+                throw new GfsException(ErrorCode.FileReplaced, $"{path} is not file {fileId}");
+            }
+
+            SetLengthCalls.Add((path, size));
             file.Size = Math.Max(file.Size, size);
         }
     }
@@ -256,8 +255,13 @@ internal sealed class FakeCluster : IDataPath
         return Task.FromResult(reply);
     }
 
-    public Task<WriteReply> WriteAsync(Uri primary, WriteRequest request, CancellationToken cancellationToken)
+    public async Task<WriteReply> WriteAsync(Uri primary, WriteRequest request, CancellationToken cancellationToken)
     {
+        if (WriteGate is { } hold)
+        {
+            await hold(request);
+        }
+
         var server = Server(primary);
         Check(ChunkRoutes.Write, server);
         lock (gate)
@@ -292,7 +296,7 @@ internal sealed class FakeCluster : IDataPath
             }
 
             reply.ChunkLength = own.Length;
-            return Task.FromResult(reply);
+            return reply;
         }
     }
 
@@ -419,8 +423,10 @@ internal sealed class FakeCluster : IDataPath
 
     private FakeServer Server(Uri url) => Servers.Single(s => new Uri(s.Url) == url);
 
-    private sealed class FakeFile(int chunkSize, int goal)
+    private sealed class FakeFile(long id, int chunkSize, int goal)
     {
+        public long Id { get; } = id;
+
         public int ChunkSize { get; } = chunkSize;
 
         public int Goal { get; } = goal;
@@ -429,43 +435,4 @@ internal sealed class FakeCluster : IDataPath
 
         public List<FakeChunk> Chunks { get; } = [];
     }
-}
-
-internal sealed class FakeServer(string id, string url)
-{
-    public string Id { get; } = id;
-
-    public string Url { get; } = url;
-
-    public System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> Buffer { get; } = new();
-
-    public Dictionary<long, FakeReplica> Replicas { get; } = [];
-}
-
-internal sealed class FakeChunk(long handle, int index, int chunkSize)
-{
-    public long Handle { get; } = handle;
-
-    public int Index { get; } = index;
-
-    public int ChunkSize { get; } = chunkSize;
-
-    public long Version { get; set; }
-
-    public List<FakeServer> Replicas { get; } = [];
-
-    public FakeServer? Primary { get; set; }
-}
-
-internal sealed class FakeReplica(int chunkSize)
-{
-    public byte[] Data { get; } = new byte[chunkSize];
-
-    public long Version { get; set; }
-
-    public long Length { get; set; }
-
-    public bool Corrupt { get; set; }
-
-    public Dictionary<(long ClientId, long Sequence), long> Table { get; } = [];
 }

@@ -14,7 +14,7 @@ public sealed class FileReaderTests
         cluster.CreateFile("/f", ChunkSize);
         var core = TestData.Core(cluster);
         var data = TestData.Random(length, seed);
-        await using (var writer = new FileWriter(core, "/f", ChunkSize, 0))
+        await using (var writer = new FileWriter(core, "/f", cluster.Id("/f"), ChunkSize, 0))
         {
             await writer.WriteAsync(data, TestContext.Current.CancellationToken);
         }
@@ -140,7 +140,7 @@ public sealed class FileReaderTests
         await using var reader = await FileReader.OpenAsync(core, "/f", TestContext.Current.CancellationToken);
 
         // A new lease elsewhere raised the version on every replica after this reader cached the locations.
-        await cluster.LeaseChunkAsync("/f", 0, false, ["no-such-server"], TestContext.Current.CancellationToken);
+        await cluster.LeaseChunkAsync("/f", cluster.Id("/f"), 0, false, ["no-such-server"], TestContext.Current.CancellationToken);
         var fetches = cluster.GetChunksCalls;
 
         Assert.Equal(data, await ReadAllAsync(reader, 64 * 1024));
@@ -150,30 +150,97 @@ public sealed class FileReaderTests
     }
 
     [Fact]
-    public async Task Read_AShortChunkBeforeTheLast_ReadsAsZerosUpToTheChunkBoundary()
+    public async Task Read_OfAHoleInAChunkBeforeTheLast_ThrowsUnwritten_AndNeverReturnsZerosThatWereNotWritten()
     {
         var cluster = new FakeCluster();
         cluster.CreateFile("/f", ChunkSize);
         var core = TestData.Core(cluster);
         var head = TestData.Random(1000, seed: 12);
         var tail = TestData.Random(2000, seed: 13);
-        await using (var writer = new FileWriter(core, "/f", ChunkSize, 0))
+        await using (var writer = new FileWriter(core, "/f", cluster.Id("/f"), ChunkSize, 0))
         {
             await writer.WriteAsync(head, TestContext.Current.CancellationToken);
         }
 
         // A writer that failed part-way left chunk 0 short; another wrote chunk 1.
-        await using (var writer = new FileWriter(core, "/f", ChunkSize, ChunkSize))
+        await using (var writer = new FileWriter(core, "/f", cluster.Id("/f"), ChunkSize, ChunkSize))
         {
             await writer.WriteAsync(tail, TestContext.Current.CancellationToken);
         }
 
         await using var reader = await FileReader.OpenAsync(core, "/f", TestContext.Current.CancellationToken);
         Assert.Equal(ChunkSize + tail.Length, reader.Length);
-        var expected = new byte[ChunkSize + tail.Length];
-        head.CopyTo(expected, 0);
-        tail.CopyTo(expected, ChunkSize);
-        Assert.Equal(expected, await ReadAllAsync(reader, 100_000));
+        var got = new byte[head.Length];
+        await reader.ReadExactlyAsync(got, TestContext.Current.CancellationToken);
+        Assert.Equal(head, got);
+
+        var error = await Assert.ThrowsAsync<GfsException>(async () => await reader.ReadExactlyAsync(new byte[10], TestContext.Current.CancellationToken));
+        Assert.Equal(ErrorCode.Unwritten, error.Code);
+        Assert.Equal(head.Length, reader.Position);
+
+        reader.Seek(ChunkSize, SeekOrigin.Begin);
+        Assert.Equal(tail, await ReadAllAsync(reader, 100_000));
+    }
+
+    [Fact]
+    public async Task Read_WhenTheNearestReplicaOfAChunkBeforeTheLastIsShort_ReadsTheRestFromAnotherReplica()
+    {
+        var (cluster, core, data) = await FileAsync(ChunkSize + 5000);
+        var handle = cluster.Chunk("/f", 0).Handle;
+        cluster.Servers[0].Replicas[handle].Length = ChunkSize - 10_000; // behind: the bytes after it are on the others
+        Array.Clear(cluster.Servers[0].Replicas[handle].Data, ChunkSize - 10_000, 10_000);
+        await using var reader = await FileReader.OpenAsync(core, "/f", TestContext.Current.CancellationToken);
+
+        Assert.Equal(data.Length, reader.Length);
+        Assert.Equal(data, await ReadAllAsync(reader, 64 * 1024));
+    }
+
+    [Fact]
+    public async Task Open_WhileAWriterIsInAChunkAndHasAllocatedTheNext_SeesExactlyTheAcknowledgedBytes()
+    {
+        var cluster = new FakeCluster();
+        cluster.CreateFile("/f", ChunkSize);
+        var core = TestData.Core(cluster);
+        var data = TestData.Random(ChunkSize + TestData.Piece, seed: 15);
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        const long heldOffset = ChunkSize - TestData.Piece;
+        cluster.WriteGate = request => request.Offset == heldOffset ? held.Task : Task.CompletedTask;
+        var writer = new FileWriter(core, "/f", cluster.Id("/f"), ChunkSize, 0);
+
+        // The last piece of chunk 0 is committing (held); the first piece of chunk 1 allocated chunk 1 and waits its turn.
+        await writer.WriteAsync(data, TestContext.Current.CancellationToken);
+        await TestRetry.UntilAsync(() => cluster.ChunkCount("/f") == 2 && writer.Acknowledged == heldOffset);
+        Assert.Equal(0, cluster.Chunk("/f", 1).Replicas.Max(s => s.Replicas[cluster.Chunk("/f", 1).Handle].Length));
+
+        await using (var reader = await FileReader.OpenAsync(core, "/f", TestContext.Current.CancellationToken))
+        {
+            Assert.Equal(heldOffset, reader.Length);
+            Assert.Equal(data.AsSpan(0, (int)heldOffset).ToArray(), await ReadAllAsync(reader, 10_000));
+        }
+
+        held.SetResult();
+        await writer.DisposeAsync();
+        await using var after = await FileReader.OpenAsync(core, "/f", TestContext.Current.CancellationToken);
+        Assert.Equal(data, await ReadAllAsync(after, 10_000));
+    }
+
+    [Theory]
+    [InlineData(ErrorCode.Unavailable)]
+    [InlineData(ErrorCode.DeadlineExceeded)]
+    [InlineData(ErrorCode.Cancelled)]
+    [InlineData(ErrorCode.InvalidArgument)]
+    [InlineData(ErrorCode.StaleVersion)]
+    [InlineData(ErrorCode.NotFound)]
+    public async Task Read_WhenAReplicaFailsForAReasonThatIsNotAFaultOfItsCopy_ReadsTheNextWithoutReportingIt(ErrorCode code)
+    {
+        var (cluster, core, data) = await FileAsync(50_000);
+        cluster.Fault = (route, server) => route == ChunkRoutes.Read && server.Id == "cs0" ? new GfsException(code, "not the copy's fault") : null;
+        await using var reader = await FileReader.OpenAsync(core, "/f", TestContext.Current.CancellationToken);
+
+        Assert.Equal(data, await ReadAllAsync(reader, 64 * 1024));
+        Assert.Contains(cluster.Reads, r => r.Server != "cs0");
+        await core.DrainAsync();
+        Assert.Empty(cluster.Reports);
     }
 
     [Fact]
@@ -184,7 +251,7 @@ public sealed class FileReaderTests
         var core = TestData.Core(cluster);
         var data = TestData.Random(30_000, seed: 14);
         cluster.SetLengthGate = new TaskCompletionSource(); // the length report never arrives
-        var writer = new FileWriter(core, "/f", ChunkSize, 0);
+        var writer = new FileWriter(core, "/f", cluster.Id("/f"), ChunkSize, 0);
         await writer.WriteAsync(data, TestContext.Current.CancellationToken);
         var flushing = writer.FlushAsync(TestContext.Current.CancellationToken);
         await TestRetry.UntilAsync(() => writer.Acknowledged == data.Length);

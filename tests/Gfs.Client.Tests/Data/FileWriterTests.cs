@@ -1,6 +1,7 @@
 using Gfs.Client.Data;
 using Gfs.Client.Protocol;
 using Gfs.Client.Protocol.Chunk;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Gfs.Client.Tests.Data;
 
@@ -25,7 +26,7 @@ public sealed class FileWriterTests
         var core = TestData.Core(cluster);
         var data = TestData.Random((2 * ChunkSize) + 12345, seed: 1);
 
-        await using (var writer = new FileWriter(core, "/f", ChunkSize, start: 0))
+        await using (var writer = new FileWriter(core, "/f", cluster.Id("/f"), ChunkSize, start: 0))
         {
             // Odd write sizes so that pieces are filled by several writes and writes straddle pieces.
             var rng = new Random(2);
@@ -73,7 +74,7 @@ public sealed class FileWriterTests
         cluster.CreateFile("/f", 1 << 20);
         var data = TestData.Random(size, seed: 9);
         var core = TestData.Core(cluster, TestData.Options() with { PieceSize = 1 << 20, InlineBytes = ChunkRoutes.MaxInlineBytes });
-        await using (var writer = new FileWriter(core, "/f", 1 << 20, 0))
+        await using (var writer = new FileWriter(core, "/f", cluster.Id("/f"), 1 << 20, 0))
         {
             await writer.WriteAsync(data, TestContext.Current.CancellationToken);
         }
@@ -122,7 +123,7 @@ public sealed class FileWriterTests
             : null;
         var data = TestData.Random(100_000, seed: 3);
 
-        await using (var writer = new FileWriter(TestData.Core(cluster), "/f", ChunkSize, 0))
+        await using (var writer = new FileWriter(TestData.Core(cluster), "/f", cluster.Id("/f"), ChunkSize, 0))
         {
             await writer.WriteAsync(data, TestContext.Current.CancellationToken);
         }
@@ -143,7 +144,7 @@ public sealed class FileWriterTests
         cluster.FailApply.Add("cs1");
         var data = TestData.Random(10_000, seed: 4);
 
-        await using (var writer = new FileWriter(TestData.Core(cluster), "/f", ChunkSize, 0))
+        await using (var writer = new FileWriter(TestData.Core(cluster), "/f", cluster.Id("/f"), ChunkSize, 0))
         {
             await writer.WriteAsync(data, TestContext.Current.CancellationToken);
             await writer.FlushAsync(TestContext.Current.CancellationToken);
@@ -163,7 +164,7 @@ public sealed class FileWriterTests
         cluster.Fault = (route, server) => route == ChunkRoutes.Write && server.Id == "cs0" ? new GfsException(ErrorCode.Unavailable, "connection refused") : null;
         var data = TestData.Random(70_000, seed: 5);
 
-        await using (var writer = new FileWriter(TestData.Core(cluster), "/f", ChunkSize, 0))
+        await using (var writer = new FileWriter(TestData.Core(cluster), "/f", cluster.Id("/f"), ChunkSize, 0))
         {
             await writer.WriteAsync(data, TestContext.Current.CancellationToken);
         }
@@ -181,7 +182,7 @@ public sealed class FileWriterTests
         var cluster = new FakeCluster();
         cluster.CreateFile("/f", ChunkSize);
         cluster.Fault = (route, _) => route == ChunkRoutes.Write ? new GfsException(ErrorCode.NoSpace, "disk full") : null;
-        var writer = new FileWriter(TestData.Core(cluster), "/f", ChunkSize, 0);
+        var writer = new FileWriter(TestData.Core(cluster), "/f", cluster.Id("/f"), ChunkSize, 0);
 
         await writer.WriteAsync(new byte[100], TestContext.Current.CancellationToken);
         var flush = await Assert.ThrowsAsync<GfsException>(() => writer.FlushAsync(TestContext.Current.CancellationToken));
@@ -200,13 +201,85 @@ public sealed class FileWriterTests
         cluster.CreateFile("/f", ChunkSize);
         cluster.Fault = (route, _) => route == ChunkRoutes.Write ? new GfsException(ErrorCode.LeaseExpired, "no lease") : null;
         var options = TestData.Options() with { OperationTimeout = TimeSpan.FromSeconds(1) }; // a loaded CI machine still fits several attempts
-        var writer = new FileWriter(TestData.Core(cluster, options), "/f", ChunkSize, 0);
+        var writer = new FileWriter(TestData.Core(cluster, options), "/f", cluster.Id("/f"), ChunkSize, 0);
 
         await writer.WriteAsync(new byte[100], TestContext.Current.CancellationToken);
         var error = await Assert.ThrowsAsync<GfsException>(() => writer.DisposeAsync().AsTask());
         Assert.Equal(ErrorCode.Unavailable, error.Code);
         Assert.Contains("gave up", error.Message, StringComparison.Ordinal);
         Assert.True(cluster.LeaseCalls.Count > 1, $"the writer re-leased between attempts ({cluster.LeaseCalls.Count} lease calls)");
+    }
+
+    [Fact]
+    public async Task Write_WhenThePrimaryIsUnreachableUntilItsLeaseEnds_WithDefaultOptions_SucceedsOnTheNewPrimary()
+    {
+        var time = new FakeTimeProvider();
+        var cluster = new FakeCluster { Time = time };
+        cluster.CreateFile("/f", ChunkSize);
+        var options = new GfsClientOptions { Masters = [new Uri("http://127.0.0.1:1/")], ClientHost = "test", Time = time };
+        var core = TestData.Core(cluster, options);
+        var first = TestData.Random(1000, seed: 8);
+        var second = TestData.Random(2000, seed: 9);
+        var writer = new FileWriter(core, "/f", cluster.Id("/f"), ChunkSize, 0);
+        await writer.WriteAsync(first, TestContext.Current.CancellationToken);
+        await writer.FlushAsync(TestContext.Current.CancellationToken);
+        var leaseEnd = cluster.Chunk("/f", 0).LeaseEnd;
+        Assert.Equal("cs0", cluster.Chunk("/f", 0).Primary!.Id);
+
+        // cs0 stops answering 5 s into its 60 s lease; the leader names no other primary before the lease ends.
+        time.Advance(TimeSpan.FromSeconds(5));
+        cluster.Fault = (route, server) => server.Id == "cs0" && time.GetUtcNow() < leaseEnd ? new GfsException(ErrorCode.Unavailable, "connection timed out") : null;
+        await writer.WriteAsync(second, TestContext.Current.CancellationToken);
+        var flushed = writer.FlushAsync(TestContext.Current.CancellationToken);
+        while (!flushed.IsCompleted)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(50)); // the clock moves on while the writer retries
+            await Task.Delay(1, TestContext.Current.CancellationToken);
+        }
+
+        await flushed;
+        await writer.DisposeAsync();
+        Assert.True(time.GetUtcNow() >= leaseEnd, "the new primary was named after the old lease ended");
+        Assert.Equal("cs1", cluster.Chunk("/f", 0).Primary!.Id);
+        Assert.Equal(first.Concat(second).ToArray(), TestData.FileOn(cluster, "/f", cluster.Servers[1]));
+        Assert.Equal(first.Length + second.Length, cluster.Size("/f"));
+    }
+
+    [Fact]
+    public async Task Write_ToAReplacedFile_FailsWithFileReplaced_AndALeaseOfTheOldFileIsNeverHandedToAWriterOfTheNewOne()
+    {
+        var cluster = new FakeCluster();
+        cluster.CreateFile("/f", ChunkSize);
+        var core = TestData.Core(cluster);
+        var old = new FileWriter(core, "/f", cluster.Id("/f"), ChunkSize, 0);
+        await old.WriteAsync(TestData.Random(1000, seed: 30), TestContext.Current.CancellationToken);
+        await old.FlushAsync(TestContext.Current.CancellationToken); // the lease of the old file's chunk 0 is cached
+
+        cluster.Replace("/f");
+        var mine = TestData.Random(500, seed: 31);
+        await using (var writer = new FileWriter(core, "/f", cluster.Id("/f"), ChunkSize, 0))
+        {
+            await writer.WriteAsync(mine, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal(mine, TestData.FileOn(cluster, "/f", cluster.Servers[0]));
+        Assert.Equal(mine.Length, cluster.Size("/f"));
+
+        // The old writer's bytes go to the chunk its lease names (the deleted file's); its length report is refused.
+        await old.WriteAsync(TestData.Random(100, seed: 32), TestContext.Current.CancellationToken);
+        var setLength = await Assert.ThrowsAsync<GfsException>(() => old.FlushAsync(TestContext.Current.CancellationToken));
+        Assert.Equal(ErrorCode.FileReplaced, setLength.Code);
+        Assert.Equal(1100, old.Acknowledged);
+
+        // Past its chunk it needs a new lease (an allocation): refused, nothing allocated in the new file.
+        await old.WriteAsync(TestData.Random(ChunkSize, seed: 33), TestContext.Current.CancellationToken);
+        var lease = await Assert.ThrowsAsync<GfsException>(() => old.FlushAsync(TestContext.Current.CancellationToken));
+        Assert.Equal(ErrorCode.FileReplaced, lease.Code);
+        await old.DisposeAsync();
+        await core.DrainAsync();
+        Assert.Equal(1, cluster.ChunkCount("/f"));
+        Assert.Equal(mine, TestData.FileOn(cluster, "/f", cluster.Servers[0]));
+        Assert.Equal(mine.Length, cluster.Size("/f"));
     }
 
     [Fact]
@@ -217,14 +290,14 @@ public sealed class FileWriterTests
         var core = TestData.Core(cluster);
         var first = TestData.Random(ChunkSize + 1000, seed: 6);
         var second = TestData.Random(ChunkSize, seed: 7);
-        await using (var writer = new FileWriter(core, "/f", ChunkSize, 0))
+        await using (var writer = new FileWriter(core, "/f", cluster.Id("/f"), ChunkSize, 0))
         {
             await writer.WriteAsync(first, TestContext.Current.CancellationToken);
         }
 
         var (attributes, length) = await FileReader.MeasureAsync(core, "/f", TestContext.Current.CancellationToken);
         Assert.Equal(first.Length, length);
-        await using (var writer = new FileWriter(core, "/f", attributes.ChunkSize, length))
+        await using (var writer = new FileWriter(core, "/f", cluster.Id("/f"), attributes.ChunkSize, length))
         {
             await writer.WriteAsync(second, TestContext.Current.CancellationToken);
         }

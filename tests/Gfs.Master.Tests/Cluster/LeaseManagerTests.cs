@@ -292,9 +292,10 @@ public class LeaseManagerTests
     public async Task CreateLeased_CreatesTheFileAndItsFirstChunkInOneEntry_AndReturnsTheLease()
     {
         var applied = log.Read(s => s.AppliedCommands);
-        var reply = await leases.CreateAsync(7, 1, new Gfs.Master.Commands.CreateFileOp { Path = P("/g"), Goal = 3, ChunkSize = 1 << 20 }, "", ct);
+        var (id, reply) = await leases.CreateAsync(7, 1, new Gfs.Master.Commands.CreateFileOp { Path = P("/g"), Goal = 3, ChunkSize = 1 << 20 }, "", ct);
 
         Assert.NotNull(reply);
+        Assert.Equal(log.Read(s => s.StatOk("/g").Id), id);
         Assert.Equal(applied + 1, log.Read(s => s.AppliedCommands)); // one log entry for both
         Assert.Equal((0, 1L), (reply.Chunk.Index, reply.Chunk.Version));
         Assert.Equal(3, reply.Chunk.Replicas.Select(r => r.ServerId).Distinct().Count());
@@ -303,7 +304,8 @@ public class LeaseManagerTests
 
         // The same ids again (a retry after a lost reply): the first outcome, no second chunk, no lease in the reply.
         var retry = await leases.CreateAsync(7, 1, new Gfs.Master.Commands.CreateFileOp { Path = P("/g"), Goal = 3, ChunkSize = 1 << 20 }, "", ct);
-        Assert.Null(retry);
+        Assert.Null(retry.Lease);
+        Assert.Equal(id, retry.Id);
         Assert.Equal(1, log.Read(s => s.StatOk("/g").Count));
 
         // A new create of the same path is refused and changes nothing.
@@ -316,11 +318,36 @@ public class LeaseManagerTests
     public async Task CreateLeased_WithoutAnyLiveChunkserver_CreatesTheFileAlone()
     {
         clock.Advance(TimeSpan.FromMinutes(5)); // every server's heartbeat is too old
-        var reply = await leases.CreateAsync(7, 1, new Gfs.Master.Commands.CreateFileOp { Path = P("/h"), Goal = 3 }, "", ct);
+        var (id, reply) = await leases.CreateAsync(7, 1, new Gfs.Master.Commands.CreateFileOp { Path = P("/h"), Goal = 3 }, "", ct);
 
         Assert.Null(reply);
+        Assert.Equal(log.Read(s => s.StatOk("/h").Id), id);
         Assert.Equal(0, log.Read(s => s.StatOk("/h").Count));
         Assert.Empty(channel.Grants);
+    }
+
+    [Fact]
+    public async Task Lease_NamingAFileThePathNoLongerHolds_IsRefusedWithFileReplaced_AndAllocatesNothing()
+    {
+        var opened = log.Read(s => s.StatOk("/f").Id);
+        var first = Request(allocate: true);
+        first.FileId = opened;
+        await leases.LeaseAsync(first, ct);
+        log.State.Run(Delete("/f"));
+        log.State.Run(Create("/f", goal: 3, chunkSize: 1 << 20));
+
+        var existing = Request();
+        existing.FileId = opened;
+        Assert.Equal(ErrorCode.FileReplaced, (await Assert.ThrowsAsync<GfsException>(() => leases.LeaseAsync(existing, ct))).Code);
+        var allocation = Request(allocate: true);
+        allocation.FileId = opened;
+        Assert.Equal(ErrorCode.FileReplaced, (await Assert.ThrowsAsync<GfsException>(() => leases.LeaseAsync(allocation, ct))).Code);
+        Assert.Equal(0, log.Read(s => s.StatOk("/f").Count));
+
+        var current = Request(allocate: true);
+        current.FileId = log.Read(s => s.StatOk("/f").Id);
+        Assert.Equal(0, (await leases.LeaseAsync(current, ct)).Chunk.Index);
+        Assert.Equal(1, log.Read(s => s.StatOk("/f").Count));
     }
 
     [Fact]

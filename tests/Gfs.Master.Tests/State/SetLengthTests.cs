@@ -69,6 +69,33 @@ public class SetLengthTests
     }
 
     [Fact]
+    public void AllocateChunk_AndSetLength_NamingAReplacedFile_AreRefused_AndNamingTheCurrentOne_Accepted()
+    {
+        var old = state.StatOk("/f").Id;
+        state.Run(Delete("/f"));
+        state.Run(Create("/f", chunkSize: ChunkSize));
+        var current = state.StatOk("/f").Id;
+        Assert.NotEqual(old, current);
+
+        var stale = Allocate("/f", 0, 20);
+        stale.FileId = old;
+        Assert.Equal(ErrorCode.FileReplaced, state.Run(stale).Code);
+        Assert.Equal(0, state.StatOk("/f").Count);
+        Assert.False(state.TryGetChunk(20, out _));
+
+        var right = Allocate("/f", 0, 21);
+        right.FileId = current;
+        Assert.Equal(ErrorCode.Ok, state.Run(right).Code);
+        Assert.Equal(ErrorCode.Ok, state.Run(Allocate("/f", 1, 22)).Code); // 0: not checked, as before
+
+        Assert.Equal(ErrorCode.FileReplaced, state.Run(new SetLengthOp { Path = P("/f"), Size = 100, FileId = old }).Code);
+        Assert.Equal(0, state.StatOk("/f").Size);
+        Assert.Equal(ErrorCode.Ok, state.Run(new SetLengthOp { Path = P("/f"), Size = 100, FileId = current }).Code);
+        Assert.Equal(ErrorCode.Ok, state.Run(SetLength("/f", 200)).Code);
+        Assert.Equal(200, state.StatOk("/f").Size);
+    }
+
+    [Fact]
     public void FileChunks_ReturnsHandlesAndVersions_FromAnIndex()
     {
         state.Run(Bump(11, 1));

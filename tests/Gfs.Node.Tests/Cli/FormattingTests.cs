@@ -57,8 +57,10 @@ public sealed class FormattingTests
     [InlineData(ErrorCode.IsADirectory, 8)]
     [InlineData(ErrorCode.DirectoryNotEmpty, 8)]
     [InlineData(ErrorCode.ChecksumMismatch, 9)]
+    [InlineData(ErrorCode.Unwritten, 9)]
     [InlineData(ErrorCode.Internal, 1)]
     [InlineData(ErrorCode.Conflict, 1)]
+    [InlineData(ErrorCode.FileReplaced, 1)]
     public void GfsErrors_MapToTheDocumentedExitCodes(ErrorCode code, int exitCode)
     {
         var (line, exit) = CliErrors.Describe(new GfsException(code, "it failed"), "/a/b", interrupted: false);
