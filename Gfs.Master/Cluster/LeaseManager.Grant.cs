@@ -210,7 +210,14 @@ public sealed partial class LeaseManager
             throw new GfsException(ErrorCode.Unavailable, $"chunk {handle} has no live up-to-date replica outside the failed ones");
         }
 
-        var probe = grant.Servers.FirstOrDefault(id => !failed.Contains(id) && registry.ReplicaVersionOn(id, handle) is { } v && v == grant.BaseVersion);
+        var probe = Probe(grant, handle, failed);
+        if (probe is null && failed.Count > 0 && Probe(grant, handle, []) is { } reported)
+        {
+            // Only servers a client saw fail can show it, and they heartbeat: the client's view is older.
+            probe = reported;
+            failed.Clear();
+        }
+
         if (probe is null)
         {
             throw new GfsException(ErrorCode.Unavailable, $"chunk {handle}: no live replica of version {current}, and none of the servers it was granted to shows it was never used; waiting for them");
@@ -261,6 +268,10 @@ public sealed partial class LeaseManager
         var second = await BumpAndGrantAsync(handle, bumped, granted.Answered, info.ChunkSize).ConfigureAwait(false);
         return Reply(index, second, info.ChunkSize, clientHost);
     }
+
+    /// <summary>A live server of <paramref name="grant"/>, not in <paramref name="failed"/>, still at the version the grant came from (for a new chunk: without it).</summary>
+    private string? Probe(ChunkGrant grant, long handle, HashSet<string> failed)
+        => grant.Servers.FirstOrDefault(id => !failed.Contains(id) && registry.ReplicaVersionOn(id, handle) is { } v && v == grant.BaseVersion);
 
     /// <summary>Raises the version through the log and grants the lease to <paramref name="replicas"/> (the primary first).</summary>
     private async Task<ChunkLease> BumpAndGrantAsync(long handle, long current, List<ReplicaLocation> replicas, int chunkSize)

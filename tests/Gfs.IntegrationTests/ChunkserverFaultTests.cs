@@ -72,9 +72,13 @@ public sealed class ChunkserverFaultTests(ITestOutputHelper output)
         // Each holder of the file's last chunk in turn: SIGKILL, 3 s down, restart; the others stay up.
         for (var round = 0; round < 3; round++)
         {
-            var chunks = await FileSystemFaultTests.ChunksAsync(client, "/events");
-            var last = chunks[^1];
-            var victim = cluster.ChunkserverIndex(last.Replicas[round % last.Replicas.Count].ServerId);
+            var victim = -1;
+            await Retry.Until("the last chunk has an up-to-date replica", async () =>
+            {
+                var last = (await FileSystemFaultTests.ChunksAsync(client, "/events"))[^1];
+                victim = last.Replicas.Count > 0 ? cluster.ChunkserverIndex(last.Replicas[round % last.Replicas.Count].ServerId) : -1;
+                return victim >= 0;
+            }, TimeSpan.FromSeconds(60));
             cluster.KillChunkserver(victim);
             await Task.Delay(TimeSpan.FromSeconds(3), ct); // the fault's length, not a wait for a condition
             cluster.LaunchChunkserver(victim);

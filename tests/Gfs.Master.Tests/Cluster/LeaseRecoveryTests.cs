@@ -200,6 +200,28 @@ public class LeaseRecoveryTests
     }
 
     [Fact]
+    public async Task AVersionGrantedOnlyToAServerThatDied_IsRepairedFromIt_WhenItReturns_EvenIfAClientStillNamesItFailed()
+    {
+        var first = await leases.LeaseAsync(Request(allocate: true), ct);
+        var holder = first.PrimaryId;
+        var others = first.Chunk.Replicas.Select(r => r.ServerId).Where(s => s != holder).ToArray();
+        await leases.LeaseAsync(Request(failed: others), ct); // version 2 on the holder alone
+
+        // The holder dies; a client reports it, and the leader's next grant (version 3) reaches nobody.
+        channel.Failing[holder] = true;
+        await Assert.ThrowsAsync<GfsException>(() => leases.LeaseAsync(Request(failed: holder), ct));
+        Assert.Equal(3, log.Version(first.Chunk.Handle));
+
+        // It comes back with version 2; the client still names it failed.
+        channel.Failing.TryRemove(holder, out _);
+        registry.Record(Of(holder, started: 2, chunks: [Chunk(first.Chunk.Handle, 2)]));
+        var lease = await leases.LeaseAsync(Request(failed: holder), ct);
+
+        Assert.Equal(4, lease.Chunk.Version);
+        Assert.Equal([holder], lease.Chunk.Replicas.Select(r => r.ServerId));
+    }
+
+    [Fact]
     public async Task ALivePrimaryOneClientCannotReach_IsKeptUntilItsLeaseEnds()
     {
         var first = await leases.LeaseAsync(Request(allocate: true), ct);
