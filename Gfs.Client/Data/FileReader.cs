@@ -280,13 +280,42 @@ internal sealed class FileReader : GfsReadStream
         {
             var index = (int)(start / chunkSize);
             var offset = start % chunkSize;
-            var received = await ReadChunkAsync(index, offset, buffer.AsMemory(0, pieceLength), (int)(start / Math.Max(1, pieceLength)), cancellationToken).ConfigureAwait(false);
+            var received = await ReadChunkRetryingAsync(index, offset, buffer.AsMemory(0, pieceLength), (int)(start / Math.Max(1, pieceLength)), cancellationToken).ConfigureAwait(false);
             return new Fetched(buffer, received);
         }
         catch
         {
             ArrayPool<byte>.Shared.Return(buffer);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="ReadChunkAsync"/> again, with backoff, while no replica could serve for a reason that
+    /// passes (unreachable, timed out, just restarted and not yet checked by the leader), until the
+    /// client's operation timeout: a moment without a serving replica is not the end of a read.
+    /// </summary>
+    private async Task<int> ReadChunkRetryingAsync(int index, long offset, Memory<byte> destination, int spread, CancellationToken cancellationToken)
+    {
+        var started = core.Time.GetTimestamp();
+        var backoff = new Backoff(core.Options.InitialRetryDelay, core.Options.MaxRetryDelay);
+        while (true)
+        {
+            try
+            {
+                return await ReadChunkAsync(index, offset, destination, spread, cancellationToken).ConfigureAwait(false);
+            }
+            catch (GfsException e) when (e.Code is ErrorCode.Unavailable or ErrorCode.DeadlineExceeded && !cancellationToken.IsCancellationRequested)
+            {
+                var delay = backoff.Next();
+                if (core.Time.GetElapsedTime(started) + delay > core.Options.OperationTimeout)
+                {
+                    throw;
+                }
+
+                core.Locations.InvalidateChunk(path, index);
+                await Task.Delay(delay, core.Time, cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 

@@ -129,7 +129,9 @@ public sealed class ChunkCoordinator
         reply.Orders = Registry.Orders(
             request.ServerId,
             handles => log.Read(s => (handles.Select(h => VersionOf(s, h)).ToArray(), s.NextChunkHandle)),
-            Leases.IsBusy);
+            Leases.IsBusy,
+            out var scanned);
+        reply.Scanned = scanned;
         return reply;
     }
 

@@ -69,6 +69,7 @@ public sealed partial class ChunkserverRegistry
             if (server.Incarnation != 0 && server.Incarnation != heartbeat.StartedUnixMs)
             {
                 restarted = true;
+                server.SentOrders.Clear(); // its queue of orders died with it
                 foreach (var lost in reportedLeases.Where(l => l.Value.ServerId == server.Id).Select(l => l.Key).ToList())
                 {
                     reportedLeases.Remove(lost);

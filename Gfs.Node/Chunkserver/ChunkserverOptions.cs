@@ -44,6 +44,13 @@ public sealed class ChunkserverOptions
     /// </summary>
     public TimeSpan ChunkStateIdle { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// After a start, serve no reads until the leader has checked this server's full chunk report
+    /// (a replica that missed mutations while the server was down is fenced first). Default true; tests
+    /// that play the master themselves turn it off.
+    /// </summary>
+    public bool FenceReadsUntilChecked { get; set; } = true;
+
     /// <summary>Most chunks in one heartbeat; a longer full report goes in parts. Default <see cref="HeartbeatRequest.MaxReportChunks"/>.</summary>
     public int ReportPartChunks { get; set; } = HeartbeatRequest.MaxReportChunks;
 

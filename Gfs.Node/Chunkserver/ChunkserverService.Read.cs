@@ -16,6 +16,8 @@ internal sealed partial class ChunkserverService
             throw new GfsException(ErrorCode.StaleVersion, $"chunk {request.Handle:x16} is at version {info.Version}, the reader asked for {request.Version}");
         }
 
+        CheckReadable(request.Handle, info.Version);
+
         // A chunk known to be damaged is still read: the store verifies every block it serves, so
         // intact blocks come back and a bad one stops the stream with ChecksumMismatch.
         if (request.Offset < 0 || request.Offset > info.Length || request.Length < 0)

@@ -62,6 +62,43 @@ internal sealed partial class ChunkserverService
     public TimeProvider Time => time;
 
     private long highestTerm;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, long> fenced = new();
+    private volatile bool checkedByLeader;
+
+    /// <summary>
+    /// True once the leader has checked this server's replicas since it started (or when fencing is
+    /// off): until then no replica is read, because one may have missed mutations while the server was down.
+    /// </summary>
+    public bool ReadsAllowed => checkedByLeader || !options.FenceReadsUntilChecked;
+
+    /// <summary>The leader's check of this start's full report arrived (its fences and deletes are marked).</summary>
+    public void CheckedByLeader() => checkedByLeader = true;
+
+    /// <summary>The leader said the replica is stale up to <paramref name="version"/> (0: any): no reads of it from now on.</summary>
+    public void Fence(long handle, long version)
+        => fenced.AddOrUpdate(handle, version == 0 ? long.MaxValue : version, (_, old) => Math.Max(old, version == 0 ? long.MaxValue : version));
+
+    /// <summary>How many replicas are fenced.</summary>
+    internal int FencedCount => fenced.Count;
+
+    /// <summary>Refuses a read of a replica the leader fenced, or of any replica before the leader checked them.</summary>
+    private void CheckReadable(long handle, long version)
+    {
+        if (!ReadsAllowed)
+        {
+            throw new GfsException(ErrorCode.Unavailable, "this chunkserver started recently and serves reads once the leader has checked its replicas");
+        }
+
+        if (fenced.TryGetValue(handle, out var upTo))
+        {
+            if (version <= upTo)
+            {
+                throw new GfsException(ErrorCode.StaleVersion, $"the replica of chunk {handle:x16} at version {version} is stale (fenced by the leader)");
+            }
+
+            fenced.TryRemove(new KeyValuePair<long, long>(handle, upTo)); // a grant raised it since
+        }
+    }
 
     /// <summary>The highest leader term seen in a grant or a heartbeat reply.</summary>
     public long HighestTerm => Interlocked.Read(ref highestTerm);
@@ -121,6 +158,7 @@ internal sealed partial class ChunkserverService
     private ChunkInfoReply Info(ChunkInfoRequest request)
     {
         var info = Existing(request.Handle);
+        CheckReadable(request.Handle, info.Version);
         var now = time.GetTimestamp();
         var (leaseVersion, expiresAt, _) = Chunks.Find(request.Handle)?.Lease() ?? default;
         var remaining = leaseVersion == info.Version && expiresAt > now ? Milliseconds(expiresAt - now) : 0;
@@ -250,6 +288,7 @@ internal sealed partial class ChunkserverService
                         await store.DeleteAsync(order.Handle, cancellationToken).ConfigureAwait(false);
                         Chunks.MarkChanged(order.Handle);
                         Chunks.Retire(state);
+                        fenced.TryRemove(order.Handle, out _);
                     }
                     finally
                     {

@@ -180,7 +180,20 @@ internal sealed class ChunkserverWorker : IAsyncDisposable
 
         foreach (var order in reply.Orders)
         {
-            orders.Writer.TryWrite((order, master.Url));
+            if (order.Kind is ChunkOrderKind.Delete or ChunkOrderKind.Fence)
+            {
+                service.Fence(order.Handle, order.Version); // at once: reads stop before the delete runs
+            }
+
+            if (order.Kind != ChunkOrderKind.Fence)
+            {
+                orders.Writer.TryWrite((order, master.Url));
+            }
+        }
+
+        if (reply.Scanned)
+        {
+            service.CheckedByLeader();
         }
     }
 

@@ -151,6 +151,15 @@ public sealed class HeartbeatReply
     /// </summary>
     [Key(5)]
     public long Term { get; set; }
+
+    /// <summary>
+    /// The leader checked every replica of this server's current full report (this start of the
+    /// server) for this reply: the stale ones among them are in <see cref="Orders"/>. A chunkserver
+    /// that restarted serves reads only after such a reply, so a replica that missed mutations while
+    /// it was down is never read in between.
+    /// </summary>
+    [Key(6)]
+    public bool Scanned { get; set; }
 }
 
 /// <summary>What an order asks.</summary>
@@ -161,6 +170,12 @@ public enum ChunkOrderKind
 
     /// <summary>Read and verify the replica now; a damaged one is reported in the next heartbeat.</summary>
     Verify = 2,
+
+    /// <summary>
+    /// The replica is stale (at most <see cref="ChunkOrder.Version"/>, behind the chunk's version) but is
+    /// kept for now: serve no reads of it. A Delete of a replica fences it too.
+    /// </summary>
+    Fence = 3,
 }
 
 /// <summary>An order from the leader carried in a heartbeat reply.</summary>
@@ -175,7 +190,7 @@ public sealed class ChunkOrder
     [Key(1)]
     public long Handle { get; set; }
 
-    /// <summary>For Delete: only delete when the replica's version is at most this (0: any version).</summary>
+    /// <summary>For Delete and Fence: only when the replica's version is at most this (0: any version).</summary>
     [Key(2)]
     public long Version { get; set; }
 }

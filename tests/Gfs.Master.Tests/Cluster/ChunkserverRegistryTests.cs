@@ -222,13 +222,37 @@ public class ChunkserverRegistryTests
         Assert.Empty(registry.Orders("b", Versions, _ => false));
         clock.Advance(TimeSpan.FromSeconds(31));
         registry.Record(Of("b", full: false));
-        Assert.Equal([50L], registry.Orders("a", Versions, h => h == 7).Select(o => o.Handle));
+        // A stale replica whose chunk has a lease decision in flight is fenced (no reads), not deleted.
+        Assert.Equal(
+            [(Gfs.Client.Protocol.Chunk.ChunkOrderKind.Fence, 7L, 1L), (Gfs.Client.Protocol.Chunk.ChunkOrderKind.Delete, 50L, 1L)],
+            registry.Orders("a", Versions, h => h == 7).OrderBy(o => o.Handle).Select(o => (o.Kind, o.Handle, o.Version)));
     }
 
     [Fact]
-    public void Orders_KeepTheLastStaleCopies_WhenNoUpToDateReplicaLives()
+    public void Orders_KeepTheLastStaleCopies_WhenNoUpToDateReplicaLives_ButFenceThemFromReads()
     {
         registry.Record(Of("a", chunks: Chunk(7, 1)));
-        Assert.Empty(registry.Orders("a", h => (h.Select(_ => 2L).ToArray(), 100), _ => false));
+        var fence = Assert.Single(registry.Orders("a", h => (h.Select(_ => 2L).ToArray(), 100), _ => false, out var scanned));
+        Assert.Equal((Gfs.Client.Protocol.Chunk.ChunkOrderKind.Fence, 7L, 1L), (fence.Kind, fence.Handle, fence.Version));
+        Assert.True(scanned);
+    }
+
+    [Fact]
+    public void AScanCountsAsAChecked_OnlyOnTheFullReportOfTheServersCurrentStart()
+    {
+        Func<IReadOnlyList<long>, (long[], long)> versions = h => (h.Select(_ => 1L).ToArray(), 100);
+        registry.Record(Of("a", started: 1, chunks: Chunk(7, 1)));
+        registry.Orders("a", versions, _ => false, out var scanned);
+        Assert.True(scanned);
+
+        // Restarted: until its new full report arrives, a scan would check the old start's replicas.
+        registry.Record(Of("a", started: 2, full: false));
+        clock.Advance(TimeSpan.FromSeconds(6));
+        registry.Orders("a", versions, _ => false, out scanned);
+        Assert.False(scanned);
+
+        registry.Record(Of("a", started: 2, chunks: Chunk(7, 1)));
+        registry.Orders("a", versions, _ => false, out scanned);
+        Assert.True(scanned);
     }
 }

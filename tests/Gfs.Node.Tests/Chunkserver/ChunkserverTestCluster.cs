@@ -68,6 +68,7 @@ internal sealed class ChunkserverTestCluster : IAsyncDisposable
             BufferBytes = 256L << 20,
             HeartbeatInterval = TimeSpan.FromMilliseconds(200),
             PeerCallTimeout = TimeSpan.FromSeconds(5),
+            FenceReadsUntilChecked = false, // the test plays the master
         };
         configure?.Invoke(options);
         var host = await ChunkserverHost.StartAsync(options, "http://127.0.0.1:0", null, null, b => b.Logging.ClearProviders(), Time);
