@@ -33,7 +33,7 @@ public sealed class MasterFailoverTests
         var unexplainedErrors = new ConcurrentBag<string>();
         var created = 0;
         var killsDone = 0;
-        var killsIssued = 0;
+        var killsStarted = 0;
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(4));
 
         var writers = Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
@@ -43,7 +43,7 @@ public sealed class MasterFailoverTests
             {
                 stop.Token.ThrowIfCancellationRequested();
                 var path = $"/load/c{c:00}/f{n:000000}";
-                var killsBefore = Volatile.Read(ref killsIssued);
+                var killsBefore = Volatile.Read(ref killsStarted);
                 try
                 {
                     await client.MutateAsync(NamespaceOp.Of(NamespaceOpKind.CreateFile, path, chunkSize: 1 << 20));
@@ -54,7 +54,7 @@ public sealed class MasterFailoverTests
                 {
                     duplicates.Add(path); // a retry applied twice would surface here
                 }
-                catch (GfsException e) when (e.Code is ErrorCode.Unavailable or ErrorCode.DeadlineExceeded && Volatile.Read(ref killsIssued) > killsBefore)
+                catch (GfsException e) when (e.Code is ErrorCode.Unavailable or ErrorCode.DeadlineExceeded && Volatile.Read(ref killsStarted) > killsBefore)
                 {
                     // The client gave up (its retries timed out or lost the connection) while a leader
                     // was killed during the call: the outcome is unknown, either state is allowed.
@@ -63,7 +63,7 @@ public sealed class MasterFailoverTests
                 }
                 catch (GfsException e)
                 {
-                    unexplainedErrors.Add($"{path}: {e.Code} {e.Message} (kills during the call: {Volatile.Read(ref killsIssued) - killsBefore})");
+                    unexplainedErrors.Add($"{path}: {e.Code} {e.Message} (kills during the call: {Volatile.Read(ref killsStarted) - killsBefore})");
                 }
             }
         })).ToList();
@@ -75,7 +75,7 @@ public sealed class MasterFailoverTests
             {
                 await Task.Delay(random.Next(200, 800), stop.Token);
                 var leader = await cluster.LeaderIndexAsync(admin);
-                Interlocked.Increment(ref killsIssued);
+                Interlocked.Increment(ref killsStarted);
                 cluster.Kill(leader);
                 var before = Volatile.Read(ref created);
                 await Retry.Until("a mutation is acknowledged after the kill", () => Volatile.Read(ref created) > before, TimeSpan.FromSeconds(30));
