@@ -11,6 +11,16 @@ public sealed partial class ChunkStore
 
     private long scrubberPasses;
 
+    /// <summary>Bytes the scrubber has read and verified, counted as each window is read (for tests and metrics).</summary>
+    public long ScrubbedBytes => Interlocked.Read(ref scrubbedBytes);
+
+    private long scrubbedBytes;
+
+    /// <summary>Chunks a scrubber pass left alone because they were mutated within the idle time (for tests and metrics).</summary>
+    public long ScrubSkippedBusy => Interlocked.Read(ref scrubSkippedBusy);
+
+    private long scrubSkippedBusy;
+
     /// <inheritdoc />
     public void StartScrubber()
     {
@@ -78,6 +88,7 @@ public sealed partial class ChunkStore
         async ValueTask Throttle(ReadOnlyMemory<byte> segment, CancellationToken ct)
         {
             bytes += segment.Length;
+            Interlocked.Add(ref scrubbedBytes, segment.Length);
             var due = TimeSpan.FromSeconds((double)bytes / options.ScrubberBandwidth);
             var elapsed = time.GetElapsedTime(started);
             if (due > elapsed)
@@ -107,6 +118,7 @@ public sealed partial class ChunkStore
 
             if (time.GetElapsedTime(Volatile.Read(ref state.LastMutation)) < options.ScrubberIdleTime)
             {
+                Interlocked.Increment(ref scrubSkippedBusy);
                 continue;
             }
 

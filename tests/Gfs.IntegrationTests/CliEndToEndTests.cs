@@ -54,30 +54,46 @@ public sealed class CliEndToEndTests(FileSystemClusterFixture fixture) : IClassF
         Assert.Equal(Cluster.ChunkserverCount, df.GetProperty("live").GetInt32());
         Assert.True(df.GetProperty("capacityBytes").GetInt64() > 0);
 
-        // Failures: one line on stderr, the documented exit code, nothing changed.
+        // Failures: one line on stderr, "gfs: <path>: <message> (<ErrorCode>)", the documented exit code
+        // (docs/cli.md, "Errors and exit codes"), nothing changed.
         var missing = await Run(null, "stat", "/cli/nope");
-        Assert.Equal(3, missing.ExitCode);
-        Assert.Matches(@"^gfs: /cli/nope: .*\(NotFound\)\s*$", missing.Stderr);
+        AssertFails(missing, 3, @"^gfs: /cli/nope: .*\(NotFound\)$");
 
         var exists = await Run(null, "put", source, "/cli/a/b/f.bin");
-        Assert.Equal(4, exists.ExitCode);
-        Assert.Contains("(AlreadyExists)", exists.Stderr);
+        AssertFails(exists, 4, @"^gfs: /cli/a/b/f\.bin: .*\(AlreadyExists\)$");
         Assert.Equal(data.Length, Json(await Ok("stat", "--json", "/cli/a/b/f.bin")).GetProperty("size").GetInt64());
 
         var notEmpty = await Run(null, "rm", "/cli/a");
-        Assert.Equal(8, notEmpty.ExitCode);
+        AssertFails(notEmpty, 8, @"^gfs: /cli/a: .*\(DirectoryNotEmpty\)$");
+        Assert.Equal("file", Json(await Ok("stat", "--json", "/cli/a/b/f.bin")).GetProperty("kind").GetString());
         await Ok("rm", "-r", "/cli/a");
-        Assert.Equal(3, (await Run(null, "stat", "/cli/a")).ExitCode);
+        AssertFails(await Run(null, "stat", "/cli/a"), 3, @"^gfs: /cli/a: .*\(NotFound\)$");
 
         var badPath = await Run(null, "mkdir", "/cli/x\u0001y");
-        Assert.Equal(2, badPath.ExitCode);
+        AssertFails(badPath, 2, @"^gfs: .*\(InvalidArgument\)$");
+        AssertFails(await Run(null, "stat", "/cli/x\u0001y"), 2, @"^gfs: .*\(InvalidArgument\)$");
 
         var noMasters = await GfsProcess.RunAsync(["ls", "/"], environment: new Dictionary<string, string> { ["GFS_MASTERS"] = "", ["GFS_CONFIG"] = "", ["HOME"] = local.Path });
-        Assert.Equal(2, noMasters.ExitCode);
-        Assert.Contains("no masters", noMasters.Stderr, StringComparison.OrdinalIgnoreCase);
+        AssertFails(noMasters, 2, @"^gfs: no masters configured: .*\(InvalidArgument\)$");
 
-        var missingConfig = await GfsProcess.RunAsync(["ls", "/"], environment: new Dictionary<string, string> { ["GFS_MASTERS"] = "", ["GFS_CONFIG"] = local.Combine("none.json") });
-        Assert.NotEqual(0, missingConfig.ExitCode);
+        var missingConfigPath = local.Combine("none.json");
+        var missingConfig = await GfsProcess.RunAsync(["ls", "/"], environment: new Dictionary<string, string> { ["GFS_MASTERS"] = "", ["GFS_CONFIG"] = missingConfigPath });
+        AssertFails(missingConfig, 3, $@"^gfs: {System.Text.RegularExpressions.Regex.Escape(missingConfigPath)}: the config file named by GFS_CONFIG does not exist \(NotFound\)$");
+
+        var malformedConfigPath = local.Combine("bad.json");
+        await File.WriteAllTextAsync(malformedConfigPath, "{\"masters\": 7}", TestContext.Current.CancellationToken);
+        var malformedConfig = await GfsProcess.RunAsync(["ls", "/"], environment: new Dictionary<string, string> { ["GFS_MASTERS"] = "", ["GFS_CONFIG"] = malformedConfigPath });
+        AssertFails(malformedConfig, 2, $@"^gfs: {System.Text.RegularExpressions.Regex.Escape(malformedConfigPath)}: .*\(InvalidArgument\)$");
+    }
+
+    /// <summary>A failure as docs/cli.md describes it: the exit code, nothing on stdout, one line on stderr matching <paramref name="stderr"/>.</summary>
+    private static void AssertFails((int ExitCode, string Stdout, string Stderr) result, int exitCode, string stderr)
+    {
+        Assert.True(result.ExitCode == exitCode, $"exit code {result.ExitCode}, expected {exitCode}; stderr: {result.Stderr}");
+        Assert.Equal("", result.Stdout);
+        var lines = result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, $"expected one line on stderr, got: {result.Stderr}");
+        Assert.Matches(stderr, lines[0].TrimEnd('\r'));
     }
 
     [Fact]

@@ -28,9 +28,33 @@ public sealed class MasterDataPathTests
         var servers = new List<FakeChunkserver>();
         try
         {
+            // What the masters' log says the chunk's version is, asked by a fake chunkserver while a Grant is in hand.
+            async Task<long> LoggedVersion(long handle)
+            {
+                using var probe = new MasterClient(cluster.ClientOptions);
+                var reply = await probe.CallLeaderAsync<GetChunksRequest, GetChunksReply>(ChunkRoutes.GetChunks, new GetChunksRequest { Path = "/data.bin"u8.ToArray() });
+                return reply.Chunks.FirstOrDefault(c => c.Handle == handle)?.Version ?? 0;
+            }
+
             for (var i = 0; i < 4; i++)
             {
-                servers.Add(await FakeChunkserver.StartAsync($"cs{i}", rack: i < 2 ? "r0" : "r1", cluster.Urls));
+                servers.Add(await FakeChunkserver.StartAsync($"cs{i}", rack: i < 2 ? "r0" : "r1", cluster.Urls, LoggedVersion));
+            }
+
+            // Fencing as a real chunkserver sees it: every version granted was in the log before the
+            // Grant, and every lease handed out names only replicas that accepted its version.
+            void AssertFenced(LeaseChunkReply lease)
+            {
+                var unlogged = servers.SelectMany(s => s.Grants.Select(g => (s.Id, g.Request.Handle, g.Request.Version, g.Logged))).Where(g => g.Logged < g.Version).ToList();
+                Assert.True(unlogged.Count == 0, $"granted before the log held the version: {string.Join(", ", unlogged.Select(g => $"{g.Id} got {g.Handle}@{g.Version} while the log said {g.Logged}"))}");
+                foreach (var replica in lease.Chunk.Replicas)
+                {
+                    var server = servers.Single(s => s.Id == replica.ServerId);
+                    Assert.True(server.Accepted(lease.Chunk.Handle, lease.Chunk.Version), $"the lease on {lease.Chunk.Handle}@{lease.Chunk.Version} names {server.Id}, which did not accept that version (held {server.VersionOf(lease.Chunk.Handle)})");
+                }
+
+                var primary = servers.Single(s => s.Id == lease.PrimaryId);
+                Assert.True(primary.Accepted(lease.Chunk.Handle, lease.Chunk.Version, asPrimary: true), $"the primary {primary.Id} never accepted a primary grant at {lease.Chunk.Version}");
             }
 
             await client.MutateAsync(NamespaceOp.Of(NamespaceOpKind.CreateFile, "/data.bin", goal: 3, chunkSize: 1 << 20), ct);
@@ -42,20 +66,22 @@ public sealed class MasterDataPathTests
             var first = await client.CallLeaderAsync<LeaseChunkRequest, LeaseChunkReply>(
                 ChunkRoutes.LeaseChunk, new LeaseChunkRequest { Path = "/data.bin"u8.ToArray(), Index = 0, Allocate = true, ClientHost = "127.0.0.1" }, ct);
             var handle = first.Chunk.Handle;
+            AssertFenced(first);
             Assert.Equal(1, first.Chunk.Version);
             Assert.Equal(1 << 20, first.ChunkSize);
             Assert.Equal(3, first.Chunk.Replicas.Select(r => r.ServerId).Distinct().Count());
             Assert.Equal(2, first.Chunk.Replicas.Select(r => r.Rack).Distinct().Count());
             var holders = servers.Where(s => first.Chunk.Replicas.Any(r => r.ServerId == s.Id)).ToList();
-            Assert.All(holders, s => Assert.Contains(s.Grants, g => g.Handle == handle && g.Create && g.Version == 1));
-            Assert.Single(holders, s => s.Grants.Any(g => g.Handle == handle && g.Primary));
-            Assert.Equal(first.PrimaryId, holders.Single(s => s.Grants.Any(g => g.Primary)).Id);
+            Assert.All(holders, s => Assert.Contains(s.Grants, g => g.Request.Handle == handle && g.Request.Create && g.Request.Version == 1));
+            Assert.Single(holders, s => s.Grants.Any(g => g.Request.Handle == handle && g.Request.Primary));
+            Assert.Equal(first.PrimaryId, holders.Single(s => s.Grants.Any(g => g.Request.Primary)).Id);
 
             // A failed secondary: the same primary at version 2 without it; the stale copy is ordered deleted.
             var failed = holders.First(s => s.Id != first.PrimaryId);
             failed.RefuseGrants = true;
             var second = await client.CallLeaderAsync<LeaseChunkRequest, LeaseChunkReply>(
                 ChunkRoutes.LeaseChunk, new LeaseChunkRequest { Path = "/data.bin"u8.ToArray(), Index = 0, Failed = [failed.Id] }, ct);
+            AssertFenced(second);
             Assert.Equal(2, second.Chunk.Version);
             Assert.Equal(first.PrimaryId, second.PrimaryId);
             Assert.DoesNotContain(second.Chunk.Replicas, r => r.ServerId == failed.Id);
@@ -77,9 +103,10 @@ public sealed class MasterDataPathTests
 
             var adopted = await client.CallLeaderAsync<LeaseChunkRequest, LeaseChunkReply>(
                 ChunkRoutes.LeaseChunk, new LeaseChunkRequest { Path = "/data.bin"u8.ToArray(), Index = 0 }, ct);
+            AssertFenced(adopted);
             Assert.Equal((first.PrimaryId, 2L), (adopted.PrimaryId, adopted.Chunk.Version));
             Assert.True(adopted.LeaseRemainingMs > 0);
-            Assert.Equal(2, servers.Single(s => s.Id == first.PrimaryId).Grants.Count(g => g.Handle == handle)); // no new grant
+            Assert.Equal(2, servers.Single(s => s.Id == first.PrimaryId).Grants.Count(g => g.Request.Handle == handle)); // no new grant
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -94,7 +121,13 @@ public sealed class MasterDataPathTests
         }
     }
 
-    /// <summary>A chunkserver as far as the masters can tell: Grant, heartbeats with reports and leases, Delete orders.</summary>
+    /// <summary>
+    /// A chunkserver as far as the masters can tell: Grant, heartbeats with reports and leases, Delete
+    /// orders. Its Grant fences like a real chunkserver's: a version below the one it holds is refused
+    /// with StaleVersion, a chunk it does not hold with NotFound unless the grant creates it, and a
+    /// create of a chunk it already holds at a lower version with AlreadyExists. It also asks the
+    /// masters what their log says the chunk's version is while each Grant is in hand.
+    /// </summary>
     private sealed class FakeChunkserver : IAsyncDisposable
     {
         private readonly WebApplication app;
@@ -121,20 +154,32 @@ public sealed class MasterDataPathTests
 
         public bool RefuseGrants { get; set; }
 
-        public ConcurrentQueue<GrantRequest> Grants { get; } = new();
+        /// <summary>Grants accepted, each with the version the masters' log held when it arrived.</summary>
+        public ConcurrentQueue<(GrantRequest Request, long Logged)> Grants { get; } = new();
+
+        /// <summary>Grants refused, with the reason.</summary>
+        public ConcurrentQueue<(long Handle, long Version, ErrorCode Code)> Refused { get; } = new();
 
         public ConcurrentQueue<ChunkOrder> Orders { get; } = new();
 
+        private Func<long, Task<long>> loggedVersion = _ => Task.FromResult(0L);
+
         public bool Holds(long handle) => chunks.ContainsKey(handle);
 
-        public static async Task<FakeChunkserver> StartAsync(string id, string rack, IReadOnlyList<Uri> masters)
+        public long VersionOf(long handle) => chunks.TryGetValue(handle, out var c) ? c.Version : 0;
+
+        /// <summary>Whether this server accepted a Grant of <paramref name="handle"/> at <paramref name="version"/> (as primary, if asked).</summary>
+        public bool Accepted(long handle, long version, bool asPrimary = false)
+            => Grants.Any(g => g.Request.Handle == handle && g.Request.Version == version && (!asPrimary || g.Request.Primary));
+
+        public static async Task<FakeChunkserver> StartAsync(string id, string rack, IReadOnlyList<Uri> masters, Func<long, Task<long>> loggedVersion)
         {
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.ClearProviders();
             builder.AddGfsRpc(o => o.Urls = ["http://127.0.0.1:0"]);
             var app = builder.Build();
-            var server = new FakeChunkserver(id, rack, app);
-            app.MapRpc<GrantRequest, GrantReply>(ChunkRoutes.Grant, (request, _) => ValueTask.FromResult(server.Grant(request)));
+            var server = new FakeChunkserver(id, rack, app) { loggedVersion = loggedVersion };
+            app.MapRpc<GrantRequest, GrantReply>(ChunkRoutes.Grant, async (request, _) => server.Grant(request, await server.loggedVersion(request.Handle)));
             app.UseGfsRpc();
             await app.StartAsync();
             server.Url = app.BoundUrls()[0].ToString();
@@ -142,15 +187,22 @@ public sealed class MasterDataPathTests
             return server;
         }
 
-        private GrantReply Grant(GrantRequest request)
+        private GrantReply Grant(GrantRequest request, long logged)
         {
-            if (RefuseGrants)
+            var held = chunks.TryGetValue(request.Handle, out var old) ? old : null;
+            var refusal = RefuseGrants ? (ErrorCode.DiskFailed, "refusing grants")
+                : held is null && !request.Create ? (ErrorCode.NotFound, $"chunk {request.Handle} is not on this server")
+                : held is not null && held.Version > request.Version ? (ErrorCode.StaleVersion, $"chunk {request.Handle} is at version {held.Version}, newer than the grant's {request.Version}")
+                : held is not null && held.Version < request.Version && request.Create ? (ErrorCode.AlreadyExists, $"chunk {request.Handle} exists at version {held.Version}")
+                : ((ErrorCode Code, string Message)?)null;
+            if (refusal is { } r)
             {
-                throw new GfsException(ErrorCode.DiskFailed, "refusing grants");
+                Refused.Enqueue((request.Handle, request.Version, r.Code));
+                throw new GfsException(r.Code, r.Message);
             }
 
-            Grants.Enqueue(request);
-            var length = chunks.TryGetValue(request.Handle, out var old) ? old.Length : 0;
+            Grants.Enqueue((request, logged));
+            var length = held?.Length ?? 0;
             chunks[request.Handle] = new ReportedChunk { Handle = request.Handle, Version = request.Version, Length = length };
             if (request.Primary)
             {

@@ -28,9 +28,12 @@ public sealed class MasterFailoverTests
 
         var acknowledged = new ConcurrentBag<string>();
         var uncertain = new ConcurrentBag<string>();
+        var uncertainPerClient = new int[clients];
         var duplicates = new ConcurrentBag<string>();
+        var unexplainedErrors = new ConcurrentBag<string>();
         var created = 0;
         var killsDone = 0;
+        var killsStarted = 0;
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(4));
 
         var writers = Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
@@ -40,6 +43,7 @@ public sealed class MasterFailoverTests
             {
                 stop.Token.ThrowIfCancellationRequested();
                 var path = $"/load/c{c:00}/f{n:000000}";
+                var killsBefore = Volatile.Read(ref killsStarted);
                 try
                 {
                     await client.MutateAsync(NamespaceOp.Of(NamespaceOpKind.CreateFile, path, chunkSize: 1 << 20));
@@ -50,9 +54,16 @@ public sealed class MasterFailoverTests
                 {
                     duplicates.Add(path); // a retry applied twice would surface here
                 }
-                catch (GfsException)
+                catch (GfsException e) when (e.Code is ErrorCode.Unavailable or ErrorCode.DeadlineExceeded && Volatile.Read(ref killsStarted) > killsBefore)
                 {
-                    uncertain.Add(path); // gave up: the outcome is unknown, either state is allowed
+                    // The client gave up (its retries timed out or lost the connection) while a leader
+                    // was killed during the call: the outcome is unknown, either state is allowed.
+                    uncertain.Add(path);
+                    Interlocked.Increment(ref uncertainPerClient[c]);
+                }
+                catch (GfsException e)
+                {
+                    unexplainedErrors.Add($"{path}: {e.Code} {e.Message} (kills during the call: {Volatile.Read(ref killsStarted) - killsBefore})");
                 }
             }
         })).ToList();
@@ -64,6 +75,7 @@ public sealed class MasterFailoverTests
             {
                 await Task.Delay(random.Next(200, 800), stop.Token);
                 var leader = await cluster.LeaderIndexAsync(admin);
+                Interlocked.Increment(ref killsStarted);
                 cluster.Kill(leader);
                 var before = Volatile.Read(ref created);
                 await Retry.Until("a mutation is acknowledged after the kill", () => Volatile.Read(ref created) > before, TimeSpan.FromSeconds(30));
@@ -81,9 +93,13 @@ public sealed class MasterFailoverTests
             throw new InvalidOperationException($"load or kills failed; cluster output:\n{cluster.Output()}", e);
         }
 
-        output.WriteLine($"{acknowledged.Count} creates acknowledged, {uncertain.Count} uncertain, {duplicates.Count} duplicates, {killsDone} leader kills");
+        output.WriteLine($"{acknowledged.Count} creates acknowledged, {uncertain.Count} uncertain, {duplicates.Count} duplicates, {unexplainedErrors.Count} other errors, {killsDone} leader kills");
         Assert.Empty(duplicates);
-        Assert.True(acknowledged.Count >= target);
+        Assert.True(unexplainedErrors.IsEmpty, $"errors that do not leave the outcome unknown: {string.Join("; ", unexplainedErrors.Take(5))}");
+
+        // A client has one call in flight, and an uncertain outcome needs a kill during that call:
+        // at most one uncertain create per client per kill.
+        Assert.All(uncertainPerClient, n => Assert.InRange(n, 0, kills));
 
         var statuses = await cluster.WaitConvergedAsync(admin, TimeSpan.FromSeconds(60));
         var expected = acknowledged.ToHashSet();
@@ -107,39 +123,73 @@ public sealed class MasterFailoverTests
         Assert.Equal(statuses[0].Files, statuses[2].Files);
     }
 
+    /// <summary>
+    /// SIGKILL keeps the page cache, so the restart alone would not catch a log that acknowledges
+    /// before its sync. Each master's first run is therefore traced with strace (every positioned
+    /// write and sync delayed by 20 ms, so the order cannot come out right by luck), and every
+    /// acknowledged create must have been durable — its log write and the checkpoint after it
+    /// returned from O_DSYNC writes or syncs — in the log of a master before the client got the
+    /// acknowledgement. Then all three are killed at once and restarted: nothing acknowledged is lost.
+    /// </summary>
     [Fact]
     public async Task AllMastersKilledAtOnce_RestartLosesNothingAcknowledged()
     {
-        await using var cluster = await MasterCluster.StartAsync();
+        FaultTools.Require(FaultTools.HasStrace, "strace is not installed (apt-get install -y strace)");
+        using var traces = new TempDirectory("gfs-master-trace");
+        var launched = new bool[3];
+        IReadOnlyList<string>? FirstRunTraced(int i)
+        {
+            var first = !launched[i];
+            launched[i] = true;
+            return first ? WalTrace.Wrapper(traces.Combine($"m{i}.trace")) : null;
+        }
+
+        await using var cluster = await MasterCluster.StartAsync(FirstRunTraced);
         using var client = new MasterClient(cluster.ClientOptions);
         await client.MutateAsync(NamespaceOp.Of(NamespaceOpKind.Mkdir, "/keep"));
-        var acknowledged = new List<string>();
+        var acknowledged = new List<(string Path, double At)>();
         for (var b = 0; b < 10; b++)
         {
             var paths = Enumerable.Range(0, 200).Select(i => $"/keep/b{b}-{i:000}").ToList();
             var reply = await client.BatchAsync(paths.Select(p => NamespaceOp.Of(NamespaceOpKind.CreateFile, p)).ToList());
+            var at = UnixNow();
             Assert.All(reply.Results, r => Assert.Equal(ErrorCode.Ok, r.Code));
-            acknowledged.AddRange(paths);
+            acknowledged.AddRange(paths.Select(p => (p, at)));
         }
 
         await Task.WhenAll(Enumerable.Range(0, 100).Select(async i =>
         {
             await client.MutateAsync(NamespaceOp.Of(NamespaceOpKind.CreateFile, $"/keep/single-{i:000}"));
+            var at = UnixNow();
             lock (acknowledged)
             {
-                acknowledged.Add($"/keep/single-{i:000}");
+                acknowledged.Add(($"/keep/single-{i:000}", at));
             }
         }));
 
         cluster.KillAll();
-        await cluster.LaunchAllAsync();
 
+        // Durable in the log of the master that acknowledged it (its write and the checkpoint after
+        // it returned) before the client had the acknowledgement.
+        var wal = Enumerable.Range(0, 3).Select(i => WalTrace.Read(traces.Combine($"m{i}.trace"))).ToArray();
+        var durableOn = acknowledged.Select(a => (a.Path, Masters: Enumerable.Range(0, 3).Where(i => wal[i].DurableBefore(a.Path, a.At)).ToList())).ToList();
+        var early = durableOn.Where(d => d.Masters.Count == 0).ToList();
+        Assert.True(early.Count == 0,
+            $"{early.Count} of {acknowledged.Count} acknowledged creates were acknowledged before any master's log had them durable, e.g. {string.Join(", ", early.Take(3).Select(e => e.Path))}; "
+            + string.Join("; ", wal.Select((w, i) => $"master {i}: {w.Describe()}")));
+
+        // Raft needs a majority; the figure is printed (followers answer appends before their own write returns).
+        output.WriteLine($"durable before the acknowledgement on two or more masters: {durableOn.Count(d => d.Masters.Count >= 2)} of {acknowledged.Count}; on one: {durableOn.Count(d => d.Masters.Count == 1)}");
+
+        await cluster.LaunchAllAsync();
         using var after = new MasterClient(cluster.ClientOptions);
         var names = (await ListAllAsync(after, "/keep")).Select(n => "/keep/" + n).ToHashSet();
         Assert.Equal(acknowledged.Count, names.Count);
-        Assert.Empty(acknowledged.Except(names));
+        Assert.Empty(acknowledged.Select(a => a.Path).Except(names));
         await cluster.WaitConvergedAsync(after, TimeSpan.FromSeconds(30));
     }
+
+    private static double UnixNow() => (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds;
 
     [Fact]
     public async Task FollowerStoppedDuring100kOperations_CatchesUpThroughASnapshot()

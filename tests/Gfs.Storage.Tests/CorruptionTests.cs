@@ -155,37 +155,66 @@ public sealed class CorruptionTests
     [Fact]
     public async Task Scrubber_KeepsToItsBandwidth_AndSkipsBusyChunks()
     {
+        const long Bandwidth = Block;                      // one block per second
+        const long Idle = 8L * Block;
         await using var h = new StoreHarness();
         var clock = new FakeTimeProvider();
-        h.Options.ScrubberBandwidth = 64 * 1024;          // one block per second
+        h.Options.ScrubberBandwidth = Bandwidth;
         h.Options.ScrubberIdleTime = TimeSpan.FromMinutes(1);
+        h.Options.ReadWindow = Block;                      // the scrubber reads a block at a time
         var store = await ChunkStore.OpenAsync(h.Options, clock, Ct);
         await store.CreateAsync(1, 1, Ct);
-        await store.AppendAsync(1, StoreHarness.Bytes(4 * Block, 1), 1, Ct);
-        var reads = 0;
-        store.CorruptChunkDetected += (_, _) => reads++;
+        await store.AppendAsync(1, StoreHarness.Bytes((int)Idle, 1), 1, Ct);
+        var corrupt = 0;
+        store.CorruptChunkDetected += (_, _) => corrupt++;
 
-        // Just written: not idle, so a pass does nothing and needs no time.
-        await store.ScrubPassAsync(Ct);
+        // Just written: not idle, so a pass reads nothing and needs no clock time (a pass that read
+        // the chunk would wait for the fake clock forever; the deadline turns that into a failure).
+        await store.ScrubPassAsync(Ct).WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal(0, store.ScrubbedBytes);
+        Assert.Equal(1, store.ScrubSkippedBusy);
 
+        // Chunk 1 goes idle; chunk 2 is written now, so it is busy during the next pass.
         clock.Advance(TimeSpan.FromMinutes(2));
+        await store.CreateAsync(2, 1, Ct);
+        await store.AppendAsync(2, StoreHarness.Bytes(4 * Block, 2), 1, Ct);
+
+        // The pass runs while the fake clock moves in quarter seconds. At every step the bytes read
+        // so far stay within the budget for the clock time elapsed since the pass began, plus the
+        // one window read before the throttle waits. Without the throttle the whole chunk would be
+        // read at elapsed time 0, eight times the bound.
+        var began = clock.GetTimestamp();
         var pass = store.ScrubPassAsync(Ct);
-        var advances = 0;
+        var over = new List<string>();
+        var steps = 0;
         await Retry.Until("the scrub pass finishes as the fake clock moves", () =>
         {
+            var elapsed = clock.GetElapsedTime(began);
+            var read = store.ScrubbedBytes;
+            var budget = (long)(Bandwidth * elapsed.TotalSeconds) + h.Options.ReadWindow;
+            if (read > budget)
+            {
+                over.Add($"{read} bytes read after {elapsed.TotalSeconds:0.00} s of clock time (budget {budget})");
+            }
+
             if (pass.IsCompleted)
             {
                 return true;
             }
 
-            clock.Advance(TimeSpan.FromMilliseconds(500));
-            advances++;
+            clock.Advance(TimeSpan.FromMilliseconds(250));
+            steps++;
             return false;
-        }, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(2));
+        }, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(2));
 
         await pass;
-        Assert.True(advances >= 7, $"a 256 KiB chunk at 64 KiB/s needs 4 s of clock time; the pass ended after {advances} half-second steps");
-        Assert.Equal(0, reads);
+        Assert.Empty(over);
+        Assert.True(steps > 0, "the pass ended without the clock moving");
+
+        // Every byte of the idle chunk, and none of the busy one.
+        Assert.Equal(Idle, store.ScrubbedBytes);
+        Assert.Equal(2, store.ScrubSkippedBusy);
+        Assert.Equal(0, corrupt);
         await store.DisposeAsync();
     }
 }

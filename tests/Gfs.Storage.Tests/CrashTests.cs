@@ -230,7 +230,7 @@ public sealed class CrashTests
     [Fact]
     public async Task KilledWriter_WritesChunkDataWithODirect_AndLosesNoAcknowledgedByte()
     {
-        Assert.SkipWhen(!File.Exists("/usr/bin/strace"), "strace is not installed (apt-get install -y strace)");
+        FaultTools.Require(FaultTools.HasStrace, "strace is not installed (apt-get install -y strace)");
         using var temp = new TempDirectory("gfs-crash-direct");
         var storeDir = temp.Combine("store");
         var journal = temp.Combine("journal");
@@ -278,7 +278,7 @@ public sealed class CrashTests
     [Fact]
     public async Task FailedFdatasync_UnderStrace_IsNeverAcknowledged_AndFailsTheStoreForGood()
     {
-        Assert.SkipWhen(!File.Exists("/usr/bin/strace"), "strace is not installed (apt-get install -y strace)");
+        FaultTools.Require(FaultTools.HasStrace, "strace is not installed (apt-get install -y strace)");
         using var temp = new TempDirectory("gfs-eio");
         var options = new ChunkStoreOptions { Directory = temp.Path, ChunkSize = 1024 * 1024, WalSegmentSize = 1024 * 1024, IndexMemorySize = 4 * 1024 * 1024 };
         await using (var store = await ChunkStore.OpenAsync(options, cancellationToken: Ct))

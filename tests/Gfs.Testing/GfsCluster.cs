@@ -16,12 +16,12 @@ public sealed class GfsCluster : IAsyncDisposable
     private readonly GfsProcess?[] chunkservers;
     private readonly string[] chunkserverArguments;
 
-    private GfsCluster(MasterCluster masters, int chunkserverCount, string[] chunkserverArguments)
+    private GfsCluster(MasterCluster masters, int chunkserverCount, string[] chunkserverArguments, Func<int, string>? chunkserverHost)
     {
         Masters = masters;
         this.chunkserverArguments = chunkserverArguments;
         chunkservers = new GfsProcess?[chunkserverCount];
-        ChunkserverUrls = Enumerable.Range(0, chunkserverCount).Select(_ => new Uri($"http://127.0.0.1:{FreePort.Next()}")).ToArray();
+        ChunkserverUrls = Enumerable.Range(0, chunkserverCount).Select(i => new Uri($"http://{chunkserverHost?.Invoke(i) ?? "127.0.0.1"}:{FreePort.Next()}")).ToArray();
         ChunkserverIds = new string[chunkserverCount];
     }
 
@@ -41,13 +41,15 @@ public sealed class GfsCluster : IAsyncDisposable
 
     /// <summary>
     /// Starts the masters (with <paramref name="masterArguments"/>) and <paramref name="chunkserverCount"/>
-    /// chunkservers, and waits until the leader knows every chunkserver.
+    /// chunkservers, and waits until the leader knows every chunkserver. <paramref name="chunkserverHost"/>
+    /// gives chunkserver i its own loopback address (for example 127.0.0.{i + 1}), so that a client
+    /// whose host is one of them has that server nearest; by default all listen on 127.0.0.1.
     /// </summary>
     /// <remarks>Masters and chunkservers run with the product's defaults (60 s leases, dead after 10 s, 1 s heartbeats) unless told otherwise.</remarks>
-    public static async Task<GfsCluster> StartAsync(int chunkserverCount = 4, string[]? masterArguments = null, string[]? chunkserverArguments = null)
+    public static async Task<GfsCluster> StartAsync(int chunkserverCount = 4, string[]? masterArguments = null, string[]? chunkserverArguments = null, Func<int, string>? chunkserverHost = null)
     {
         var masters = await MasterCluster.StartAsync(masterArguments ?? []);
-        var cluster = new GfsCluster(masters, chunkserverCount, chunkserverArguments ?? []);
+        var cluster = new GfsCluster(masters, chunkserverCount, chunkserverArguments ?? [], chunkserverHost);
         try
         {
             for (var i = 0; i < chunkserverCount; i++)

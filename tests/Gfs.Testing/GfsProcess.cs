@@ -34,10 +34,14 @@ public sealed partial class GfsProcess : IAsyncDisposable
     /// <summary>Everything the process printed so far, stdout and stderr interleaved.</summary>
     public string Output => string.Join('\n', output);
 
-    /// <summary>Starts gfs with <paramref name="arguments"/>; <paramref name="readyMarker"/> is the start of its readiness line.</summary>
-    public static GfsProcess Start(IEnumerable<string> arguments, string? readyMarker = null, IDictionary<string, string>? environment = null)
+    /// <summary>
+    /// Starts gfs with <paramref name="arguments"/>; <paramref name="readyMarker"/> is the start of its readiness line.
+    /// With <paramref name="wrapper"/> (for example <c>["strace", "-f", "-o", file, "--"]</c>) gfs runs under that
+    /// program; a kill then ends the wrapper and gfs together.
+    /// </summary>
+    public static GfsProcess Start(IEnumerable<string> arguments, string? readyMarker = null, IDictionary<string, string>? environment = null, IReadOnlyList<string>? wrapper = null)
     {
-        var info = StartInfo(arguments, environment);
+        var info = StartInfo(arguments, environment, wrapper);
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var gfs = new GfsProcess(process, readyMarker);
         process.OutputDataReceived += (_, e) => gfs.OnLine(e.Data, "");
@@ -125,15 +129,25 @@ public sealed partial class GfsProcess : IAsyncDisposable
         process.Dispose();
     }
 
-    private static ProcessStartInfo StartInfo(IEnumerable<string> arguments, IDictionary<string, string>? environment)
+    private static ProcessStartInfo StartInfo(IEnumerable<string> arguments, IDictionary<string, string>? environment, IReadOnlyList<string>? wrapper = null)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(wrapper is { Count: > 0 } ? wrapper[0] : "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (wrapper is { Count: > 0 })
+        {
+            foreach (var argument in wrapper.Skip(1))
+            {
+                info.ArgumentList.Add(argument);
+            }
+
+            info.ArgumentList.Add("dotnet");
+        }
+
         info.ArgumentList.Add(DllPath);
         foreach (var argument in arguments)
         {

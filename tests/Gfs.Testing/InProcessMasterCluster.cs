@@ -87,6 +87,23 @@ public sealed class InProcessMasterCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The closest this harness comes to a crash: the replica's host is disposed without being
+    /// stopped, so no hosted service's stop runs (no graceful step-down, no orderly shutdown of Raft);
+    /// its connections drop and calls in flight on it end as they may.
+    /// </summary>
+    public async Task CrashAsync(int id)
+    {
+        if (apps[id] is { } app)
+        {
+            apps[id] = null;
+            await app.DisposeAsync();
+        }
+    }
+
+    /// <summary>The replica, or null while it is stopped.</summary>
+    public MasterReplica? TryReplica(int id) => apps[id]?.Services.GetRequiredService<MasterReplica>();
+
     /// <summary>Index of the replica that leads, waiting up to <see cref="Patience"/> for one.</summary>
     public async Task<int> LeaderAsync(CancellationToken cancellationToken = default)
     {

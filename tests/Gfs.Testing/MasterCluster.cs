@@ -14,10 +14,12 @@ public sealed class MasterCluster : IAsyncDisposable
     private readonly TempDirectory directory = new("gfs-masters");
     private readonly List<string> pastOutput = [];
     private readonly string[] extraArguments;
+    private readonly Func<int, IReadOnlyList<string>?>? wrapper;
 
-    private MasterCluster(string[] extraArguments)
+    private MasterCluster(string[] extraArguments, Func<int, IReadOnlyList<string>?>? wrapper = null)
     {
         this.extraArguments = extraArguments;
+        this.wrapper = wrapper;
         Urls = Enumerable.Range(0, 3).Select(_ => new Uri($"http://127.0.0.1:{FreePort.Next()}")).ToArray();
     }
 
@@ -29,6 +31,17 @@ public sealed class MasterCluster : IAsyncDisposable
     public static async Task<MasterCluster> StartAsync(params string[] extraArguments)
     {
         var cluster = new MasterCluster(extraArguments);
+        await cluster.LaunchAllAsync();
+        return cluster;
+    }
+
+    /// <summary>
+    /// Like <see cref="StartAsync(string[])"/>, but each launch of replica i runs under the program
+    /// <paramref name="wrapper"/>(i) returns (for example strace), or plainly where it returns null.
+    /// </summary>
+    public static async Task<MasterCluster> StartAsync(Func<int, IReadOnlyList<string>?> wrapper, params string[] extraArguments)
+    {
+        var cluster = new MasterCluster(extraArguments, wrapper);
         await cluster.LaunchAllAsync();
         return cluster;
     }
@@ -89,7 +102,8 @@ public sealed class MasterCluster : IAsyncDisposable
                 "--data", directory.Combine($"m{index}"),
                 .. extraArguments,
             ],
-            readyMarker: "gfs master ready");
+            readyMarker: "gfs master ready",
+            wrapper: wrapper?.Invoke(index));
     }
 
     public async Task WaitReadyAsync(int index)

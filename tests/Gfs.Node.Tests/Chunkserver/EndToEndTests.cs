@@ -33,6 +33,19 @@ public sealed class EndToEndTests
             var first = await client.AppendRecordAsync("/e2e.log", data.AsMemory(0, 1000));
             var second = await client.AppendRecordAsync("/e2e.log", data.AsMemory(1000, 1000));
             Assert.NotEqual(first, second);
+
+            // Each record reads back at the offset its append returned, byte for byte.
+            await using (var read = await client.OpenReadAsync("/e2e.log"))
+            {
+                Assert.True(read.Length >= Math.Max(first, second) + 1000, $"the log holds {read.Length} bytes; records at {first} and {second}");
+                foreach (var (offset, from) in new[] { (first, 0), (second, 1000) })
+                {
+                    var back = new byte[1000];
+                    read.Seek(offset, SeekOrigin.Begin);
+                    await read.ReadExactlyAsync(back);
+                    Assert.Equal(data.AsSpan(from, 1000).ToArray(), back);
+                }
+            }
         }
         catch (Exception e)
         {

@@ -43,11 +43,25 @@ internal sealed class FakeMaster : IAsyncDisposable
     /// <summary>Replaces how heartbeats are answered.</summary>
     public void OnHeartbeat(Func<HeartbeatRequest, HeartbeatReply> reply) => Volatile.Write(ref answer, reply);
 
-    /// <summary>Answers the next heartbeat that <paramref name="when"/> accepts with <paramref name="reply"/>, once; others as a plain leader.</summary>
-    public void Once(Func<HeartbeatRequest, bool> when, HeartbeatReply reply)
+    /// <summary>
+    /// Answers the next heartbeat that <paramref name="when"/> accepts with <paramref name="reply"/>, once; others as a plain leader.
+    /// The task completes when that reply has been handed back to the chunkserver's heartbeat call.
+    /// </summary>
+    public Task Once(Func<HeartbeatRequest, bool> when, HeartbeatReply reply)
     {
-        var sent = 0;
-        OnHeartbeat(r => when(r) && Interlocked.Exchange(ref sent, 1) == 0 ? reply : new HeartbeatReply { IsLeader = true });
+        var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var taken = 0;
+        OnHeartbeat(r =>
+        {
+            if (when(r) && Interlocked.Exchange(ref taken, 1) == 0)
+            {
+                sent.TrySetResult();
+                return reply;
+            }
+
+            return new HeartbeatReply { IsLeader = true };
+        });
+        return sent.Task;
     }
 
     /// <summary>The term a leader's reply names when the scripted reply names none (the term test grants use).</summary>

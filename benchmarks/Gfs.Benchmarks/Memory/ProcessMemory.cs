@@ -1,7 +1,9 @@
-namespace Gfs.Testing;
+using System.Globalization;
 
-/// <summary>Reads this process's peak resident set size (VmHWM) from /proc and resets it.</summary>
-public static class ProcessMemory
+namespace Gfs.Benchmarks.Memory;
+
+/// <summary>Reads this process's peak resident set size (VmHWM) from /proc and resets it (Linux).</summary>
+internal static class ProcessMemory
 {
     /// <summary>Peak resident set size since start or the last <see cref="ResetPeak"/>, in bytes.</summary>
     public static long PeakWorkingSet()
@@ -10,7 +12,7 @@ public static class ProcessMemory
         {
             if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
             {
-                var kb = long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+                var kb = long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
                 return kb * 1024;
             }
         }
@@ -18,6 +20,6 @@ public static class ProcessMemory
         throw new InvalidOperationException("/proc/self/status has no VmHWM line");
     }
 
-    /// <summary>Resets the peak to the current resident set size (Linux: writing 5 to clear_refs).</summary>
+    /// <summary>Resets the peak to the current resident set size (writing 5 to clear_refs).</summary>
     public static void ResetPeak() => File.WriteAllText("/proc/self/clear_refs", "5");
 }
