@@ -80,4 +80,10 @@ public enum ErrorCode
 
     /// <summary>The state changed concurrently in a way that conflicts with the request.</summary>
     Conflict = 24,
+
+    /// <summary>
+    /// The node is overloaded for now (a full push buffer, too many mutations waiting for one chunk) and
+    /// refused the call before doing anything. Nobody is at fault: retry the same node after a backoff.
+    /// </summary>
+    Busy = 25,
 }

@@ -29,14 +29,31 @@ internal sealed class ChunkTable(int appendTableSize)
     /// <summary>
     /// The chunk's state with its <see cref="ReplicaState.Serial"/> lock held. A state evicted while
     /// the caller waited is released and the current one taken instead, so one chunk never has two
-    /// serial locks in use.
+    /// serial locks in use. When <paramref name="maxWaiting"/> callers wait for the lock already, the
+    /// caller is refused at once (null) instead of queueing behind them.
     /// </summary>
-    public async Task<ReplicaState> LockAsync(long handle, CancellationToken cancellationToken)
+    public async Task<ReplicaState?> TryLockAsync(long handle, int maxWaiting, CancellationToken cancellationToken)
     {
         while (true)
         {
             var state = Get(handle);
-            await state.Serial.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (!state.Serial.Wait(0, CancellationToken.None))
+            {
+                if (!state.TryStartWaiting(maxWaiting))
+                {
+                    return null;
+                }
+
+                try
+                {
+                    await state.Serial.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    state.StopWaiting();
+                }
+            }
+
             if (!state.Retired)
             {
                 state.Touch();
@@ -46,6 +63,10 @@ internal sealed class ChunkTable(int appendTableSize)
             state.Serial.Release();
         }
     }
+
+    /// <summary>The chunk's state with its <see cref="ReplicaState.Serial"/> lock held, however many wait for it (see <see cref="TryLockAsync"/>).</summary>
+    public async Task<ReplicaState> LockAsync(long handle, CancellationToken cancellationToken)
+        => (await TryLockAsync(handle, int.MaxValue, cancellationToken).ConfigureAwait(false))!;
 
     /// <summary>
     /// Drops the states of chunks not used for <paramref name="idleMs"/> that hold no live lease at

@@ -39,6 +39,12 @@ public sealed class ChunkserverOptions
     public int AppendTableSize { get; set; } = 64;
 
     /// <summary>
+    /// Most mutations (writes, record appends) waiting for one chunk's serial lock on its primary; more are
+    /// refused with Busy at once. Each can pin up to 256 KiB of inline data plus its pushed data. Default 64.
+    /// </summary>
+    public int MaxWaitingMutations { get; set; } = 64;
+
+    /// <summary>
     /// A chunk's in-memory state (append table, last grant) is dropped after this long unused and
     /// without a lease. Default 10 min: far longer than a lease or a client's retries.
     /// </summary>
@@ -78,6 +84,11 @@ public sealed class ChunkserverOptions
         if (ReportPartChunks < 1)
         {
             throw new ArgumentException("a report part must hold at least one chunk");
+        }
+
+        if (MaxWaitingMutations < 1)
+        {
+            throw new ArgumentException("at least one mutation must be allowed to wait for a chunk");
         }
 
         if (AppendTableSize < 1)

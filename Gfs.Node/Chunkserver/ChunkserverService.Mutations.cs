@@ -15,7 +15,7 @@ internal sealed partial class ChunkserverService
         var state = await LockAsPrimaryAsync(request.Handle, request.Version, context.CancellationToken).ConfigureAwait(false);
         try
         {
-            var info = CheckPrimaryLocked(state, request.Version);
+            var info = CheckPrimary(state, request.Version);
             var chunkSize = ChunkSizeOf(state);
             if (request.Offset < 0 || request.Offset > info.Length || request.Length < 0 || request.Offset + request.Length > chunkSize)
             {
@@ -50,7 +50,7 @@ internal sealed partial class ChunkserverService
         var state = await LockAsPrimaryAsync(request.Handle, request.Version, context.CancellationToken).ConfigureAwait(false);
         try
         {
-            var info = CheckPrimaryLocked(state, request.Version);
+            var info = CheckPrimary(state, request.Version);
             var chunkSize = ChunkSizeOf(state);
             if (request.Length <= 0 || request.Length > chunkSize / 4)
             {
@@ -195,24 +195,17 @@ internal sealed partial class ChunkserverService
         data.Consumed();
     }
 
-    /// <summary>Takes the chunk's serial lock after a first lease and version check.</summary>
+    /// <summary>
+    /// Takes the chunk's serial lock after a first lease and version check; Busy at once when
+    /// <see cref="ChunkserverOptions.MaxWaitingMutations"/> mutations wait for it already (each may pin
+    /// its inline and pushed data meanwhile). The caller checks the lease and version again under the
+    /// lock (a grant or the lease's end may have come first) and releases the lock exactly once.
+    /// </summary>
     private async Task<ReplicaState> LockAsPrimaryAsync(long handle, long version, CancellationToken cancellationToken)
     {
         CheckPrimary(Chunks.Get(handle), version);
-        return await Chunks.LockAsync(handle, cancellationToken).ConfigureAwait(false);
-    }
-
-    private ChunkInfo CheckPrimaryLocked(ReplicaState state, long version)
-    {
-        try
-        {
-            return CheckPrimary(state, version);
-        }
-        catch
-        {
-            state.Serial.Release();
-            throw;
-        }
+        return await Chunks.TryLockAsync(handle, options.MaxWaitingMutations, cancellationToken).ConfigureAwait(false)
+            ?? throw new GfsException(ErrorCode.Busy, $"chunk {handle:x16} has {options.MaxWaitingMutations} mutations waiting already: retry after a pause");
     }
 
     /// <summary>The chunk exists, this server holds a live lease for its version (monotonic clock), and the caller names that version.</summary>

@@ -15,6 +15,7 @@ internal sealed class ReplicaState(long handle, int appendTableSize)
     private readonly Dictionary<long, ClientWindow> appends = [];
 
     private long lastUsedMs = Environment.TickCount64;
+    private int waiting;
 
     public long Handle { get; } = handle;
 
@@ -28,6 +29,23 @@ internal sealed class ReplicaState(long handle, int appendTableSize)
 
     /// <summary>Held across one mutation and its forwarding, so secondaries see mutations in the primary's order.</summary>
     public SemaphoreSlim Serial { get; } = new(1, 1);
+
+    /// <summary>Callers waiting for <see cref="Serial"/> now (not counting its holder).</summary>
+    public int Waiting => Volatile.Read(ref waiting);
+
+    /// <summary>Counts a caller in as waiting for <see cref="Serial"/>, unless <paramref name="limit"/> wait already.</summary>
+    public bool TryStartWaiting(int limit)
+    {
+        if (Interlocked.Increment(ref waiting) <= limit)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref waiting);
+        return false;
+    }
+
+    public void StopWaiting() => Interlocked.Decrement(ref waiting);
 
     /// <summary>Replicas of the last grant, the primary first.</summary>
     public List<ReplicaLocation> Replicas { get; set; } = [];
