@@ -103,7 +103,8 @@ internal sealed class ClientCore
     /// replica with the others as the chain (or, for at most <see cref="GfsClientOptions.InlineBytes"/>,
     /// carry it inline in the commit: one round trip fewer), then <paramref name="commit"/> to the primary. A failed
     /// replica (in a push reply, a commit reply, or unreachable) is left out of the next lease, which
-    /// raises the version; a stale version or lost lease takes a new lease; the same bytes are then
+    /// raises the version; a stale version or lost lease takes a new lease; a busy server (a full push
+    /// buffer down the chain, too many mutations waiting) is kept and tried again; the same bytes are then
     /// pushed and committed again, with backoff and jitter, until <see cref="GfsClientOptions.OperationTimeout"/>.
     /// </summary>
     /// <param name="path">The file.</param>
@@ -171,6 +172,11 @@ internal sealed class ClientCore
                         failed = lease.ServersAt(pushed.Failed);
                         last = new GfsException(ErrorCode.Unavailable, $"{path} chunk {index}: push did not reach {string.Join(", ", pushed.Failed)}");
                     }
+                    else if (pushed.Busy.Count > 0)
+                    {
+                        // A full push buffer down the chain: push again after the backoff, to the same replicas.
+                        last = new GfsException(ErrorCode.Busy, $"{path} chunk {index}: push refused by busy {string.Join(", ", pushed.Busy)}");
+                    }
                     else
                     {
                         dataId = id;
@@ -223,7 +229,7 @@ internal sealed class ClientCore
             if (Time.GetElapsedTime(started) + delay > Options.OperationTimeout)
             {
                 throw new GfsException(
-                    last.Code is ErrorCode.Unavailable or ErrorCode.DeadlineExceeded or ErrorCode.StaleVersion or ErrorCode.LeaseExpired ? ErrorCode.Unavailable : last.Code,
+                    last.Code is ErrorCode.Unavailable or ErrorCode.DeadlineExceeded or ErrorCode.StaleVersion or ErrorCode.LeaseExpired or ErrorCode.Busy ? ErrorCode.Unavailable : last.Code,
                     $"{path} chunk {index}: gave up after {Options.OperationTimeout.TotalSeconds:0.#} s; last error: {last.Message}",
                     last);
             }

@@ -34,7 +34,7 @@ internal sealed partial class ChunkserverService
         this.logger = logger;
         ServerId = serverId;
         Buffer = new PushBuffer(options.BufferBytes, options.BufferTtl, time);
-        pushes = new PushService(Buffer, rpc, () => Url, logger);
+        pushes = new PushService(Buffer, rpc, () => Url, time, logger);
         Chunks = new ChunkTable(options.AppendTableSize);
         StartedUnixMs = time.GetUtcNow().ToUnixTimeMilliseconds();
         store.CorruptChunkDetected += (_, e) =>

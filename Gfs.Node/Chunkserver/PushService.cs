@@ -20,8 +20,13 @@ namespace Gfs.Node.Chunkserver;
 /// A server answers once its own copy is whole and checksum-verified and its downstream answered.
 /// A downstream failure does not fail the hop: the reply lists the servers that did not get the
 /// data (<see cref="PushReply.Failed"/>) so that the client can leave them out of the next lease.
+/// A downstream server whose buffer stayed full is busy, not failed (<see cref="PushReply.Busy"/>):
+/// the client pushes again to the same servers later, and the copies made before it are dropped
+/// at once (the push cannot be used, and they would only keep the buffers fuller meanwhile).
+/// Each hop gives the next three quarters of its remaining budget, so a busy answer from the end
+/// of the chain comes back before the client's deadline.
 /// </remarks>
-internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func<string> selfUrl, ILogger logger)
+internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func<string> selfUrl, TimeProvider time, ILogger logger)
 {
     /// <summary>Largest piece one push may carry (a whole chunk).</summary>
     public const long MaxPushBytes = 64L << 20;
@@ -33,6 +38,8 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
     public const int PullSlice = 1 << 20;
 
     private static readonly TimeSpan HopTimeout = TimeSpan.FromMinutes(2);
+
+    private static readonly TimeSpan MinHopTimeout = TimeSpan.FromMilliseconds(100);
 
     public void Map(IEndpointRouteBuilder endpoints)
     {
@@ -50,8 +57,9 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
         }
 
         var ct = context.CancellationToken;
+        var started = time.GetTimestamp();
         var entry = await ReserveAsync(header.DataId, header.Length, context).ConfigureAwait(false);
-        var downstream = StartDownstream(entry, header.Crc32C, header.Chain, ct);
+        var downstream = StartDownstream(entry, header.Crc32C, header.Chain, DownstreamBudget(context, started), ct);
         try
         {
             await upload.ConsumeAsync(
@@ -69,7 +77,7 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
             throw;
         }
 
-        return await ReplyAsync(downstream).ConfigureAwait(false);
+        return await ReplyAsync(entry, downstream).ConfigureAwait(false);
     }
 
     private async ValueTask<PushReply> FetchAsync(FetchRequest request, RpcContext context)
@@ -81,8 +89,9 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
         }
 
         var ct = context.CancellationToken;
+        var started = time.GetTimestamp();
         var entry = await ReserveAsync(request.DataId, request.Length, context).ConfigureAwait(false);
-        var downstream = StartDownstream(entry, request.Crc32C, request.Chain, ct);
+        var downstream = StartDownstream(entry, request.Crc32C, request.Chain, DownstreamBudget(context, started), ct);
         try
         {
             await using var pull = await rpc.DownloadAsync<PullRequest, PullHeader>(source, ChunkRoutes.Pull, new PullRequest { DataId = request.DataId }, HopTimeout, ct).ConfigureAwait(false);
@@ -121,7 +130,7 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
             throw;
         }
 
-        return await ReplyAsync(downstream).ConfigureAwait(false);
+        return await ReplyAsync(entry, downstream).ConfigureAwait(false);
     }
 
     private ValueTask<RpcDownloadReply<PullHeader>> PullAsync(PullRequest request, RpcContext context)
@@ -174,6 +183,16 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
         return await buffer.BeginAsync(dataId, length, wait.Token).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// What the next hop may take: three quarters of what is left of this call's budget (at most
+    /// <see cref="HopTimeout"/>), so that its answer, busy included, arrives while the caller still waits.
+    /// </summary>
+    private TimeSpan DownstreamBudget(RpcContext context, long started)
+    {
+        var left = ChunkserverService.Budget(context) - time.GetElapsedTime(started);
+        return TimeSpan.FromTicks(Math.Clamp(left.Ticks * 3 / 4, MinHopTimeout.Ticks, HopTimeout.Ticks));
+    }
+
     private static void Validate(string dataId, long length, List<string> chain)
     {
         if (string.IsNullOrEmpty(dataId) || dataId.Length > 256)
@@ -201,7 +220,7 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
     }
 
     /// <summary>Asks the next server of the chain to pull the data from here, at once: it streams while this server receives.</summary>
-    private Task<PushReply>? StartDownstream(PushEntry entry, uint crc32C, List<string> chain, CancellationToken cancellationToken)
+    private Task<PushReply>? StartDownstream(PushEntry entry, uint crc32C, List<string> chain, TimeSpan budget, CancellationToken cancellationToken)
     {
         if (chain.Count == 0)
         {
@@ -215,7 +234,13 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
             {
                 try
                 {
-                    return await rpc.CallAsync<FetchRequest, PushReply>(next, ChunkRoutes.Fetch, request, HopTimeout, cancellationToken).ConfigureAwait(false);
+                    return await rpc.CallAsync<FetchRequest, PushReply>(next, ChunkRoutes.Fetch, request, budget, cancellationToken).ConfigureAwait(false);
+                }
+                catch (GfsException e) when (e.Code == ErrorCode.Busy)
+                {
+                    // Its buffer stayed full: it and the hops after it (never asked) did not get the data, through nobody's fault.
+                    ChunkserverLog.PushHopBusy(logger, entry.DataId, next, e.Message);
+                    return new PushReply { Busy = [.. chain] };
                 }
                 catch (Exception e) when (e is GfsException or OperationCanceledException)
                 {
@@ -226,14 +251,22 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
             CancellationToken.None);
     }
 
-    private async Task<PushReply> ReplyAsync(Task<PushReply>? downstream)
+    private async Task<PushReply> ReplyAsync(PushEntry entry, Task<PushReply>? downstream)
     {
         var reply = new PushReply { Buffered = [selfUrl()] };
         if (downstream is not null)
         {
             var after = await downstream.ConfigureAwait(false);
+            if (after.Busy.Count > 0)
+            {
+                // The client pushes the data again once the busy server has room: this copy is of no use.
+                buffer.Remove(entry);
+                reply.Buffered.Clear();
+            }
+
             reply.Buffered.AddRange(after.Buffered);
             reply.Failed.AddRange(after.Failed);
+            reply.Busy.AddRange(after.Busy);
         }
 
         return reply;

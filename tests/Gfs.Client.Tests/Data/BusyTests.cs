@@ -17,6 +17,33 @@ public sealed class BusyTests
         Assert.Equal(FailureAction.Release, Retry.OnChunkserverError(busy));
     }
 
+    [Fact]
+    public async Task Write_WhenAServerDownTheChainIsBusy_PushesAgainToTheSameReplicas()
+    {
+        var cluster = new FakeCluster();
+        cluster.CreateFile("/f", ChunkSize);
+        var refusals = 2;
+        cluster.Fault = (route, server) => route == ChunkRoutes.Push && server.Id == "cs2" && Interlocked.Decrement(ref refusals) >= 0
+            ? new GfsException(ErrorCode.Busy, "push buffer full")
+            : null;
+        var data = TestData.Random(50_000, seed: 21); // one piece: one push per attempt
+
+        await using (var writer = new FileWriter(TestData.Core(cluster), "/f", ChunkSize, 0))
+        {
+            await writer.WriteAsync(data, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal(3, cluster.PushTargets.Count); // two refused by the busy hop, then the one that took
+        Assert.All(cluster.LeaseCalls, c => Assert.Empty(c.Failed));
+        var chunk = cluster.Chunk("/f", 0);
+        Assert.Equal(1, chunk.Version);
+        Assert.Equal(["cs0", "cs1", "cs2"], chunk.Replicas.Select(s => s.Id));
+        foreach (var server in cluster.Servers)
+        {
+            Assert.Equal(data, TestData.FileOn(cluster, "/f", server));
+        }
+    }
+
     [Theory]
     [InlineData(ChunkRoutes.Push)]
     [InlineData(ChunkRoutes.Write)]
