@@ -79,11 +79,23 @@ public sealed partial class ChunkStore
 
     /// <inheritdoc />
     public async ValueTask WriteAsync(long handle, long offset, ReadOnlyMemory<byte> data, long expectedVersion, CancellationToken cancellationToken = default) =>
-        await MutateAsync(handle, offset, data, expectedVersion, append: false, cancellationToken).ConfigureAwait(false);
+        await MutateAsync(handle, offset, data, expectedVersion, append: false, identity: null, cancellationToken).ConfigureAwait(false);
+
+    /// <inheritdoc />
+    public async ValueTask WriteAsync(long handle, long offset, ReadOnlyMemory<byte> data, long expectedVersion, AppendId append, CancellationToken cancellationToken = default) =>
+        await MutateAsync(handle, offset, data, expectedVersion, append: false, identity: append, cancellationToken).ConfigureAwait(false);
 
     /// <inheritdoc />
     public ValueTask<long> AppendAsync(long handle, ReadOnlyMemory<byte> data, long expectedVersion, CancellationToken cancellationToken = default) =>
-        MutateAsync(handle, -1, data, expectedVersion, append: true, cancellationToken);
+        MutateAsync(handle, -1, data, expectedVersion, append: true, identity: null, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<long> AppendAsync(long handle, ReadOnlyMemory<byte> data, long expectedVersion, AppendId append, CancellationToken cancellationToken = default) =>
+        MutateAsync(handle, -1, data, expectedVersion, append: true, identity: append, cancellationToken);
+
+    /// <inheritdoc />
+    public long? FindAppend(long handle, long clientId, long sequence) =>
+        chunks.TryGetValue(handle, out var state) && state.Exists ? state.Appends?.Find(clientId, sequence) : null;
 
     /// <summary>
     /// Takes the chunk's mutex and checks, under it, that the store is usable and the chunk still
@@ -106,7 +118,7 @@ public sealed partial class ChunkStore
         }
     }
 
-    private async ValueTask<long> MutateAsync(long handle, long offset, ReadOnlyMemory<byte> data, long expectedVersion, bool append, CancellationToken cancellationToken)
+    private async ValueTask<long> MutateAsync(long handle, long offset, ReadOnlyMemory<byte> data, long expectedVersion, bool append, AppendId? identity, CancellationToken cancellationToken)
     {
         var state = await LockExistingAsync(handle, cancellationToken).ConfigureAwait(false);
         try
@@ -132,6 +144,20 @@ public sealed partial class ChunkStore
             if (end > options.ChunkSize)
             {
                 throw new ChunkStoreException(ChunkStoreError.OutOfRange, $"writing {data.Length} bytes at {offset} passes the chunk size {options.ChunkSize}", handle);
+            }
+
+            if (identity is { } id)
+            {
+                // An identity names a record appended at the end, once: the table maps it to that one offset.
+                if (offset != record.Length || data.Length == 0)
+                {
+                    throw new ChunkStoreException(ChunkStoreError.InvalidArgument, $"a record-append identity goes with bytes appended at the end of chunk {handle:x16} ({record.Length}), not {data.Length} bytes at {offset}", handle);
+                }
+
+                if (state.Appends?.Find(id.ClientId, id.Sequence) is { } known)
+                {
+                    throw new ChunkStoreException(ChunkStoreError.AlreadyExists, $"chunk {handle:x16} holds the append ({id.ClientId}, {id.Sequence}) at {known} already", handle);
+                }
             }
 
             if (data.Length == 0)
@@ -195,7 +221,7 @@ public sealed partial class ChunkStore
 
             if (offset == record.Length)
             {
-                await CommitAppendAsync(state, file, record, next, firstBlock, changed).ConfigureAwait(false);
+                await CommitAppendAsync(state, file, record, next, firstBlock, changed, identity).ConfigureAwait(false);
             }
             else
             {
@@ -245,11 +271,21 @@ public sealed partial class ChunkStore
         }
     }
 
-    /// <summary>Then fdatasync (grouped), log, publish.</summary>
-    private async Task CommitAppendAsync(ChunkState state, SafeFileHandle file, ChunkRecord record, ChunkRecord next, int firstBlock, ReadOnlyMemory<uint> changed)
+    /// <summary>Then fdatasync (grouped), log (with the record-append identity, if any, in the same record), publish.</summary>
+    private async Task CommitAppendAsync(ChunkState state, SafeFileHandle file, ChunkRecord record, ChunkRecord next, int firstBlock, ReadOnlyMemory<uint> changed, AppendId? identity)
     {
-        var payload = new byte[WalRecord.UpdateSize(changed.Length)];
-        WalRecord.Encode(payload, state.Handle, next.Version, next.Length, firstBlock, changed.Span, 0, default, overwrite: false);
+        byte[] payload;
+        if (identity is { } id)
+        {
+            payload = new byte[WalRecord.AppendSize(changed.Length)];
+            WalRecord.EncodeAppend(payload, state.Handle, next.Version, next.Length, firstBlock, changed.Span, record.Length, id);
+        }
+        else
+        {
+            payload = new byte[WalRecord.UpdateSize(changed.Length)];
+            WalRecord.Encode(payload, state.Handle, next.Version, next.Length, firstBlock, changed.Span, 0, default, overwrite: false);
+        }
+
         try
         {
             await CommitAsync(new CommitRequest
@@ -261,6 +297,10 @@ public sealed partial class ChunkStore
                 {
                     state.Record = next;
                     state.LastMutation = time.GetTimestamp();
+                    if (identity is { } id)
+                    {
+                        (state.Appends ??= new AppendTable()).Add(new AppendEntry(id.ClientId, id.Sequence, record.Length));
+                    }
                 },
             }).ConfigureAwait(false);
         }

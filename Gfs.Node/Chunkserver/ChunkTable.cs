@@ -8,7 +8,7 @@ namespace Gfs.Node.Chunkserver;
 /// existence gets the next stamp, and each master is sent the chunks stamped after the last
 /// heartbeat it acknowledged.
 /// </summary>
-internal sealed class ChunkTable(int appendTableSize)
+internal sealed class ChunkTable
 {
     private readonly ConcurrentDictionary<long, ReplicaState> states = new();
     private readonly ConcurrentDictionary<long, long> changes = new();
@@ -21,7 +21,7 @@ internal sealed class ChunkTable(int appendTableSize)
     /// <summary>The chunk's state, made when missing. Callers that mutate take it through <see cref="LockAsync"/>.</summary>
     public ReplicaState Get(long handle)
     {
-        var state = states.GetOrAdd(handle, h => new ReplicaState(h, appendTableSize));
+        var state = states.GetOrAdd(handle, static h => new ReplicaState(h));
         state.Touch();
         return state;
     }
@@ -70,9 +70,9 @@ internal sealed class ChunkTable(int appendTableSize)
 
     /// <summary>
     /// Drops the states of chunks not used for <paramref name="idleMs"/> that hold no live lease at
-    /// <paramref name="leaseNow"/> and whose serial lock is free: their in-memory state (append table,
-    /// last grant) is no longer needed, since a mutation needs a new grant first and a client gives up
-    /// retrying long before. Returns how many were dropped.
+    /// <paramref name="leaseNow"/> and whose serial lock is free: their in-memory state (the last
+    /// grant) is no longer needed, since a mutation needs a new grant first (the append table is kept
+    /// by the store). Returns how many were dropped.
     /// </summary>
     public int EvictIdle(long idleMs, long leaseNow)
     {

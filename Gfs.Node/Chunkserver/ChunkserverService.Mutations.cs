@@ -70,9 +70,9 @@ internal sealed partial class ChunkserverService
                 Crc32C = request.Crc32C,
             };
 
-            if (state.FindAppend(request.ClientId, request.Sequence) is { } seen)
+            if (store.FindAppend(request.Handle, request.ClientId, request.Sequence) is { } seen)
             {
-                // A retry: the record is here already; make sure the secondaries have it too.
+                // A retry: the record is here already (also from before a restart); make sure the secondaries have it too.
                 apply.Offset = seen;
                 apply.Serial = ++state.LastSerial;
                 var again = await ForwardAsync(state, apply).ConfigureAwait(false);
@@ -99,11 +99,8 @@ internal sealed partial class ChunkserverService
             var offset = info.Length;
             apply.Offset = offset;
             apply.Serial = ++state.LastSerial;
-            var failed = await ApplyAndForwardAsync(state, apply, async () =>
-            {
-                await WriteDataAsync(request.Handle, offset, data.Bytes, request.Version).ConfigureAwait(false);
-                state.RememberAppend(request.ClientId, request.Sequence, offset);
-            }).ConfigureAwait(false);
+            var identity = new AppendId(request.ClientId, request.Sequence);
+            var failed = await ApplyAndForwardAsync(state, apply, () => WriteDataAsync(request.Handle, offset, data.Bytes, request.Version, identity)).ConfigureAwait(false);
             data.Consumed();
             return new AppendReply { Offset = offset, ChunkLength = offset + request.Length, FailedReplicas = failed };
         }
@@ -138,10 +135,10 @@ internal sealed partial class ChunkserverService
                         throw new GfsException(ErrorCode.Conflict, $"write at {request.Offset} of chunk {request.Handle:x16}, which holds {info.Length} bytes: a mutation is missing");
                     }
 
-                    await ApplyDataAsync(request, state, remember: false).ConfigureAwait(false);
+                    await ApplyDataAsync(request, identity: null).ConfigureAwait(false);
                     break;
                 case MutationKind.Append:
-                    if (state.FindAppend(request.ClientId, request.Sequence) is { } seen)
+                    if (store.FindAppend(request.Handle, request.ClientId, request.Sequence) is { } seen)
                     {
                         if (seen != request.Offset)
                         {
@@ -156,7 +153,7 @@ internal sealed partial class ChunkserverService
                         throw new GfsException(ErrorCode.Conflict, $"append at {request.Offset} of chunk {request.Handle:x16}, which holds {info.Length} bytes");
                     }
 
-                    await ApplyDataAsync(request, state, remember: true).ConfigureAwait(false);
+                    await ApplyDataAsync(request, new AppendId(request.ClientId, request.Sequence)).ConfigureAwait(false);
                     break;
                 case MutationKind.Pad:
                     if (info.Length == request.Offset)
@@ -182,15 +179,11 @@ internal sealed partial class ChunkserverService
         }
     }
 
-    private async Task ApplyDataAsync(ApplyRequest request, ReplicaState state, bool remember)
+    /// <summary>Applies a Write, or with <paramref name="identity"/> an Append (the store keeps the identity with the bytes).</summary>
+    private async Task ApplyDataAsync(ApplyRequest request, AppendId? identity)
     {
         using var data = TakeData(request.DataId, request.Length, request.Data, request.Crc32C);
-        await WriteDataAsync(request.Handle, request.Offset, data.Bytes, request.Version).ConfigureAwait(false);
-        if (remember)
-        {
-            state.RememberAppend(request.ClientId, request.Sequence, request.Offset);
-        }
-
+        await WriteDataAsync(request.Handle, request.Offset, data.Bytes, request.Version, identity).ConfigureAwait(false);
         Chunks.MarkChanged(request.Handle);
         data.Consumed();
     }
@@ -299,9 +292,14 @@ internal sealed partial class ChunkserverService
         return data;
     }
 
-    /// <summary>Writes the buffered bytes segment by segment; not cancellable half-way (replicas must not diverge by a cancelled caller).</summary>
-    private async Task WriteDataAsync(long handle, long offset, ReadOnlyMemory<byte> data, long version)
-        => await StoreErrors.Run(() => store.WriteAsync(handle, offset, data, version, CancellationToken.None)).ConfigureAwait(false);
+    /// <summary>
+    /// Writes the bytes; not cancellable half-way (replicas must not diverge by a cancelled caller). With
+    /// <paramref name="identity"/> (a record append, at the chunk's end) the store remembers it in the same commit.
+    /// </summary>
+    private async Task WriteDataAsync(long handle, long offset, ReadOnlyMemory<byte> data, long version, AppendId? identity = null)
+        => await StoreErrors.Run(() => identity is { } id
+            ? store.WriteAsync(handle, offset, data, version, id, CancellationToken.None)
+            : store.WriteAsync(handle, offset, data, version, CancellationToken.None)).ConfigureAwait(false);
 
     private async Task PadAsync(long handle, long offset, long length, long version)
     {

@@ -35,7 +35,7 @@ internal sealed partial class ChunkserverService
         ServerId = serverId;
         Buffer = new PushBuffer(options.BufferBytes, options.BufferTtl, time);
         pushes = new PushService(Buffer, rpc, () => Url, time, logger);
-        Chunks = new ChunkTable(options.AppendTableSize);
+        Chunks = new ChunkTable();
         StartedUnixMs = time.GetUtcNow().ToUnixTimeMilliseconds();
         store.CorruptChunkDetected += (_, e) =>
         {

@@ -186,6 +186,12 @@ public sealed class DataPathTests
 
         await cluster.GrantAsync(handle: 21, version: 2, replicas: All, create: false);
 
+        // The append table is kept with the data, not in the dropped state: a late retry still finds the record.
+        var replayed = await cluster.AppendInlineAsync(0, 21, 2, first, clientId: 3, sequence: 1);
+        Assert.True(replayed.Replayed);
+        Assert.Equal(0, replayed.Offset);
+        Assert.Empty(replayed.FailedReplicas);
+
         var appended = await cluster.AppendInlineAsync(0, 21, 2, second, clientId: 3, sequence: 2);
         Assert.Equal(first.Length, appended.Offset);
         Assert.Empty(appended.FailedReplicas);
