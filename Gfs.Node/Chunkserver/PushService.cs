@@ -23,8 +23,10 @@ namespace Gfs.Node.Chunkserver;
 /// A downstream server whose buffer stayed full is busy, not failed (<see cref="PushReply.Busy"/>):
 /// the client pushes again to the same servers later, and the copies made before it are dropped
 /// at once (the push cannot be used, and they would only keep the buffers fuller meanwhile).
-/// Each hop gives the next three quarters of its remaining budget, so a busy answer from the end
-/// of the chain comes back before the client's deadline.
+/// Each hop gives the next what is left of its own budget less a margin for the way back: a hop
+/// waits for room at most three quarters of its budget, so a busy answer from anywhere in the chain
+/// comes back before the client's deadline, and the data (which flows through every hop at once)
+/// still has nearly the client's whole budget.
 /// </remarks>
 internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func<string> selfUrl, TimeProvider time, ILogger logger)
 {
@@ -40,6 +42,9 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
     private static readonly TimeSpan HopTimeout = TimeSpan.FromMinutes(2);
 
     private static readonly TimeSpan MinHopTimeout = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Kept from a hop's budget for its answer's way back to the caller.</summary>
+    private static readonly TimeSpan ReplyMargin = TimeSpan.FromMilliseconds(250);
 
     public void Map(IEndpointRouteBuilder endpoints)
     {
@@ -184,13 +189,15 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
     }
 
     /// <summary>
-    /// What the next hop may take: three quarters of what is left of this call's budget (at most
-    /// <see cref="HopTimeout"/>), so that its answer, busy included, arrives while the caller still waits.
+    /// What the next hop may take: what is left of this call's budget less <see cref="ReplyMargin"/>
+    /// (at most <see cref="HopTimeout"/>), so that its answer, busy included, arrives while the caller
+    /// still waits. Its wait for room is three quarters of that at most, so the waits of a chain
+    /// never add up to the caller's budget.
     /// </summary>
     private TimeSpan DownstreamBudget(RpcContext context, long started)
     {
-        var left = ChunkserverService.Budget(context) - time.GetElapsedTime(started);
-        return TimeSpan.FromTicks(Math.Clamp(left.Ticks * 3 / 4, MinHopTimeout.Ticks, HopTimeout.Ticks));
+        var left = ChunkserverService.Budget(context) - time.GetElapsedTime(started) - ReplyMargin;
+        return TimeSpan.FromTicks(Math.Clamp(left.Ticks, MinHopTimeout.Ticks, HopTimeout.Ticks));
     }
 
     private static void Validate(string dataId, long length, List<string> chain)
