@@ -288,13 +288,13 @@ public sealed partial class ChunkStore
             return;
         }
 
-        var upserts = new List<KeyValuePair<long, Index.ChunkRecord>>();
+        var upserts = new List<Index.IndexUpsert>();
         var deletes = new List<long>();
         foreach (var handle in dirty.Concat(removed).Distinct())
         {
             if (chunks.TryGetValue(handle, out var s) && s.Exists)
             {
-                upserts.Add(new(handle, s.Record));
+                upserts.Add(new(handle, s.Record, s.Appends));
             }
             else
             {

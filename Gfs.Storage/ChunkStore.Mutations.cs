@@ -11,79 +11,24 @@ namespace Gfs.Storage;
 public sealed partial class ChunkStore
 {
     /// <inheritdoc />
-    public async ValueTask CreateAsync(long handle, long version, CancellationToken cancellationToken = default)
-    {
-        ThrowIfUnusable();
-        if (version < 0)
-        {
-            throw new ChunkStoreException(ChunkStoreError.InvalidArgument, "version must not be negative", handle);
-        }
-
-        var state = new ChunkState(handle, ChunkPath(handle));
-        await state.Mutex.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            while (!chunks.TryAdd(handle, state))
-            {
-                if (chunks.TryGetValue(handle, out var other))
-                {
-                    if (other.Exists)
-                    {
-                        throw new ChunkStoreException(ChunkStoreError.AlreadyExists, $"chunk {handle:x16} already exists", handle);
-                    }
-
-                    // Being created or deleted: wait for that to finish, then look again.
-                    await other.Mutex.WaitAsync(cancellationToken).ConfigureAwait(false);
-                    other.Mutex.Release();
-                }
-            }
-
-            try
-            {
-                ThrowIfUnusable();
-                using var created = state.AdoptFile(File.OpenHandle(state.Path, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete), openFiles);
-                // A new empty file needs no data sync: the directory fsync makes its name and inode durable.
-                await CommitAsync(new CommitRequest
-                {
-                    Chunk = state,
-                    SyncDirectory = true,
-                    Payload = WalRecord.EncodeCreate(handle, version),
-                    Apply = () =>
-                    {
-                        state.Record = new ChunkRecord(version, 0, []);
-                        state.LastMutation = time.GetTimestamp();
-                        state.Exists = true;
-                    },
-                }).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                chunks.TryRemove(KeyValuePair.Create(handle, state));
-                openFiles.Close(state);
-                TryDelete(state.Path);
-                if (e is IOException io)
-                {
-                    throw Posix.IsNoSpace(io)
-                        ? new ChunkStoreException(ChunkStoreError.NoSpace, $"no space to create chunk {handle:x16}", handle, inner: io)
-                        : MarkFailed($"creating chunk {handle:x16} failed: {io.Message}", io);
-                }
-
-                throw;
-            }
-        }
-        finally
-        {
-            state.Mutex.Release();
-        }
-    }
+    public async ValueTask WriteAsync(long handle, long offset, ReadOnlyMemory<byte> data, long expectedVersion, CancellationToken cancellationToken = default) =>
+        await MutateAsync(handle, offset, data, expectedVersion, append: false, identity: null, cancellationToken).ConfigureAwait(false);
 
     /// <inheritdoc />
-    public async ValueTask WriteAsync(long handle, long offset, ReadOnlyMemory<byte> data, long expectedVersion, CancellationToken cancellationToken = default) =>
-        await MutateAsync(handle, offset, data, expectedVersion, append: false, cancellationToken).ConfigureAwait(false);
+    public async ValueTask WriteAsync(long handle, long offset, ReadOnlyMemory<byte> data, long expectedVersion, AppendId append, CancellationToken cancellationToken = default) =>
+        await MutateAsync(handle, offset, data, expectedVersion, append: false, identity: append, cancellationToken).ConfigureAwait(false);
 
     /// <inheritdoc />
     public ValueTask<long> AppendAsync(long handle, ReadOnlyMemory<byte> data, long expectedVersion, CancellationToken cancellationToken = default) =>
-        MutateAsync(handle, -1, data, expectedVersion, append: true, cancellationToken);
+        MutateAsync(handle, -1, data, expectedVersion, append: true, identity: null, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<long> AppendAsync(long handle, ReadOnlyMemory<byte> data, long expectedVersion, AppendId append, CancellationToken cancellationToken = default) =>
+        MutateAsync(handle, -1, data, expectedVersion, append: true, identity: append, cancellationToken);
+
+    /// <inheritdoc />
+    public long? FindAppend(long handle, long clientId, long sequence) =>
+        chunks.TryGetValue(handle, out var state) && state.Exists ? state.Appends?.Find(clientId, sequence) : null;
 
     /// <summary>
     /// Takes the chunk's mutex and checks, under it, that the store is usable and the chunk still
@@ -106,7 +51,7 @@ public sealed partial class ChunkStore
         }
     }
 
-    private async ValueTask<long> MutateAsync(long handle, long offset, ReadOnlyMemory<byte> data, long expectedVersion, bool append, CancellationToken cancellationToken)
+    private async ValueTask<long> MutateAsync(long handle, long offset, ReadOnlyMemory<byte> data, long expectedVersion, bool append, AppendId? identity, CancellationToken cancellationToken)
     {
         var state = await LockExistingAsync(handle, cancellationToken).ConfigureAwait(false);
         try
@@ -132,6 +77,20 @@ public sealed partial class ChunkStore
             if (end > options.ChunkSize)
             {
                 throw new ChunkStoreException(ChunkStoreError.OutOfRange, $"writing {data.Length} bytes at {offset} passes the chunk size {options.ChunkSize}", handle);
+            }
+
+            if (identity is { } id)
+            {
+                // An identity names a record appended at the end, once: the table maps it to that one offset.
+                if (offset != record.Length || data.Length == 0)
+                {
+                    throw new ChunkStoreException(ChunkStoreError.InvalidArgument, $"a record-append identity goes with bytes appended at the end of chunk {handle:x16} ({record.Length}), not {data.Length} bytes at {offset}", handle);
+                }
+
+                if (state.Appends?.Find(id.ClientId, id.Sequence) is { } known)
+                {
+                    throw new ChunkStoreException(ChunkStoreError.AlreadyExists, $"chunk {handle:x16} holds the append ({id.ClientId}, {id.Sequence}) at {known} already", handle);
+                }
             }
 
             if (data.Length == 0)
@@ -195,7 +154,7 @@ public sealed partial class ChunkStore
 
             if (offset == record.Length)
             {
-                await CommitAppendAsync(state, file, record, next, firstBlock, changed).ConfigureAwait(false);
+                await CommitAppendAsync(state, file, record, next, firstBlock, changed, identity).ConfigureAwait(false);
             }
             else
             {
@@ -245,11 +204,21 @@ public sealed partial class ChunkStore
         }
     }
 
-    /// <summary>Then fdatasync (grouped), log, publish.</summary>
-    private async Task CommitAppendAsync(ChunkState state, SafeFileHandle file, ChunkRecord record, ChunkRecord next, int firstBlock, ReadOnlyMemory<uint> changed)
+    /// <summary>Then fdatasync (grouped), log (with the record-append identity, if any, in the same record), publish.</summary>
+    private async Task CommitAppendAsync(ChunkState state, SafeFileHandle file, ChunkRecord record, ChunkRecord next, int firstBlock, ReadOnlyMemory<uint> changed, AppendId? identity)
     {
-        var payload = new byte[WalRecord.UpdateSize(changed.Length)];
-        WalRecord.Encode(payload, state.Handle, next.Version, next.Length, firstBlock, changed.Span, 0, default, overwrite: false);
+        byte[] payload;
+        if (identity is { } id)
+        {
+            payload = new byte[WalRecord.AppendSize(changed.Length)];
+            WalRecord.EncodeAppend(payload, state.Handle, next.Version, next.Length, firstBlock, changed.Span, record.Length, id);
+        }
+        else
+        {
+            payload = new byte[WalRecord.UpdateSize(changed.Length)];
+            WalRecord.Encode(payload, state.Handle, next.Version, next.Length, firstBlock, changed.Span, 0, default, overwrite: false);
+        }
+
         try
         {
             await CommitAsync(new CommitRequest
@@ -261,6 +230,10 @@ public sealed partial class ChunkStore
                 {
                     state.Record = next;
                     state.LastMutation = time.GetTimestamp();
+                    if (identity is { } id)
+                    {
+                        (state.Appends ??= new AppendTable()).Add(new AppendEntry(id.ClientId, id.Sequence, record.Length));
+                    }
                 },
             }).ConfigureAwait(false);
         }
@@ -428,68 +401,6 @@ public sealed partial class ChunkStore
         }
         catch (IOException)
         {
-        }
-    }
-
-    /// <inheritdoc />
-    public async ValueTask SetVersionAsync(long handle, long version, CancellationToken cancellationToken = default)
-    {
-        var state = await LockExistingAsync(handle, cancellationToken).ConfigureAwait(false);
-        try
-        {
-
-            var record = state.Record;
-            if (version < record.Version)
-            {
-                throw new ChunkStoreException(ChunkStoreError.StaleVersion, $"chunk {handle:x16} is at version {record.Version}; {version} would go backwards", handle);
-            }
-
-            if (version == record.Version)
-            {
-                return;
-            }
-
-            var next = new ChunkRecord(version, record.Length, record.Checksums);
-            var payload = new byte[WalRecord.UpdateSize(0)];
-            WalRecord.Encode(payload, handle, version, record.Length, 0, [], 0, default, overwrite: false);
-            await CommitAsync(new CommitRequest
-            {
-                Chunk = state,
-                Payload = payload,
-                Apply = () => state.Record = next,
-            }).ConfigureAwait(false);
-        }
-        finally
-        {
-            state.Mutex.Release();
-        }
-    }
-
-    /// <inheritdoc />
-    public async ValueTask DeleteAsync(long handle, CancellationToken cancellationToken = default)
-    {
-        var state = await LockExistingAsync(handle, cancellationToken).ConfigureAwait(false);
-        try
-        {
-
-            await CommitAsync(new CommitRequest
-            {
-                Chunk = state,
-                IsDelete = true,
-                Payload = WalRecord.EncodeDelete(handle),
-                Apply = () => state.Exists = false,
-            }).ConfigureAwait(false);
-
-            // Metadata first, unlink after: a crash in between leaves an orphan file, removed at start.
-            await state.Gate.EnterWriteAsync().ConfigureAwait(false);
-            openFiles.Close(state);
-            state.Gate.ExitWrite();
-            TryDelete(state.Path);
-            chunks.TryRemove(KeyValuePair.Create(handle, state));
-        }
-        finally
-        {
-            state.Mutex.Release();
         }
     }
 }

@@ -46,56 +46,69 @@ public sealed partial class ChunkStore
     /// too: faster on an idle machine, but several times slower when other processes compete for the two cores,
     /// because every window then waits for a thread wake-up (docs/benchmarks.md).
     /// </summary>
+    /// <remarks>
+    /// Only the read and the verification of a window hold the chunk's read gate, never the sink: a sink may take
+    /// as long as its network peer likes (it flushes to an HTTP/2 response), and an overwrite or a delete of the
+    /// chunk, which waits for the gate's readers (and meanwhile keeps new readers out), must not wait for it. So
+    /// each window is read under the gate against the record current then (an overwrite in between is served as
+    /// of the window's read; lengths only grow, so the range stays committed, and a last block that grew is
+    /// verified over its new length), and the chunk's existence is checked again: a read that spans a delete ends
+    /// with NotFound instead of serving a deleted chunk. The window's buffer is the one copy out of the file, as before.
+    /// </remarks>
     private async ValueTask<long> ReadVerifiedAsync(ChunkState state, long offset, long length, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> sink, CancellationToken cancellationToken)
     {
-        await state.Gate.EnterReadAsync(cancellationToken).ConfigureAwait(false);
+        var window = options.ReadWindow;
+        var buffer = ArrayPool<byte>.Shared.Rent(window);
         try
         {
-            if (!state.Exists)
+            var end = -1L;
+            for (var pos = offset / Block * Block; end < 0 || pos < end; pos += window)
             {
-                throw ChunkStoreException.NotFound(state.Handle);
-            }
-
-            var record = state.Record;
-            if (offset < 0 || offset > record.Length)
-            {
-                throw new ChunkStoreException(ChunkStoreError.OutOfRange, $"offset {offset} is outside chunk {state.Handle:x16} of length {record.Length}", state.Handle);
-            }
-
-            var end = Math.Min(record.Length, offset + Math.Min(length, record.Length));
-            if (end <= offset)
-            {
-                return 0;
-            }
-
-            using var lease = LeaseFile(state);
-            var file = lease.Handle;
-            var window = options.ReadWindow;
-            var stop = Math.Min(record.Length, (end + Block - 1) / Block * Block);
-            var buffer = ArrayPool<byte>.Shared.Rent(window);
-            try
-            {
-                for (var pos = offset / Block * Block; pos < stop; pos += window)
+                cancellationToken.ThrowIfCancellationRequested();
+                await state.Gate.EnterReadAsync(cancellationToken).ConfigureAwait(false);
+                try
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
+                    if (!state.Exists)
+                    {
+                        throw ChunkStoreException.NotFound(state.Handle);
+                    }
+
+                    var record = state.Record;
+                    if (end < 0)
+                    {
+                        if (offset < 0 || offset > record.Length)
+                        {
+                            throw new ChunkStoreException(ChunkStoreError.OutOfRange, $"offset {offset} is outside chunk {state.Handle:x16} of length {record.Length}", state.Handle);
+                        }
+
+                        end = Math.Min(record.Length, offset + Math.Min(length, record.Length));
+                        if (end <= offset)
+                        {
+                            return 0;
+                        }
+                    }
+
+                    var stop = Math.Min(record.Length, (end + Block - 1) / Block * Block);
                     var size = (int)Math.Min(window, stop - pos);
-                    var n = ReadRest(file, buffer.AsSpan(0, size), pos);
+                    using var lease = LeaseFile(state);
+                    var n = ReadRest(lease.Handle, buffer.AsSpan(0, size), pos);
                     Verify(state, record, buffer.AsSpan(0, n), pos, size);
-                    var from = (int)(Math.Max(offset, pos) - pos);
-                    var to = (int)(Math.Min(end, pos + size) - pos);
-                    await sink(buffer.AsMemory(from, to - from), cancellationToken).ConfigureAwait(false);
                 }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
+                finally
+                {
+                    state.Gate.ExitRead();
+                }
+
+                var from = (int)(Math.Max(offset, pos) - pos);
+                var to = (int)(Math.Min(end, pos + window) - pos);
+                await sink(buffer.AsMemory(from, to - from), cancellationToken).ConfigureAwait(false);
             }
 
             return end - offset;
         }
         finally
         {
-            state.Gate.ExitRead();
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

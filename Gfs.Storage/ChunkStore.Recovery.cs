@@ -9,7 +9,14 @@ namespace Gfs.Storage;
 public sealed partial class ChunkStore
 {
     private const string FormatFile = "STORE";
-    private const string FormatLine = "gfs-chunk-store 1";
+    private const string FormatName = "gfs-chunk-store";
+
+    /// <summary>
+    /// 2: index records may carry an append table (format 2) and the log Append records. A store of format 1 (from
+    /// before record-append identities) holds neither and opens as it is; it is marked 2 at once, since from then
+    /// on it may hold both, which a binary that knows only format 1 cannot read.
+    /// </summary>
+    private const int FormatVersion = 2;
 
     /// <summary>
     /// Opens (or creates) a store: recovers the index checkpoint, replays the log after it (repeating journaled
@@ -56,15 +63,15 @@ public sealed partial class ChunkStore
         WriteAheadLog? wal = null;
         try
         {
-            var (records, position) = index.Recover();
-            var replay = new Replay(records);
+            var (records, appends, position) = index.Recover();
+            var replay = new Replay(records, appends);
             wal = WriteAheadLog.Open(Path.Combine(root, "wal"), options.WalSegmentSize, options.Failpoints, position, replay.Apply);
 
             var states = new Dictionary<long, ChunkState>();
             foreach (var (handle, record) in records)
             {
                 var path = Path.Combine(chunkDirectory, handle.ToString("x16", CultureInfo.InvariantCulture) + ChunkExtension);
-                states[handle] = new ChunkState(handle, path) { Record = record, Exists = true, LastMutation = time.GetTimestamp() };
+                states[handle] = new ChunkState(handle, path) { Record = record, Appends = appends.GetValueOrDefault(handle), Exists = true, LastMutation = time.GetTimestamp() };
             }
 
             replay.Redo(states, options.Failpoints);
@@ -79,24 +86,31 @@ public sealed partial class ChunkStore
         }
     }
 
+    private static string FormatText(int version, long chunkSize) => $"{FormatName} {version}\nchunk-size {chunkSize}\n";
+
+    /// <summary>Checks (or writes) the store's identification file; a store of an earlier format is marked as the current one.</summary>
     private static void CheckFormat(string root, long chunkSize)
     {
         var path = Path.Combine(root, FormatFile);
-        var expected = $"{FormatLine}\nchunk-size {chunkSize}\n";
+        var expected = FormatText(FormatVersion, chunkSize);
         if (File.Exists(path))
         {
             var text = File.ReadAllText(path);
-            if (!text.StartsWith(FormatLine + "\n", StringComparison.Ordinal))
+            var version = Enumerable.Range(1, FormatVersion).FirstOrDefault(v => text.StartsWith($"{FormatName} {v}\n", StringComparison.Ordinal));
+            if (version == 0)
             {
                 throw new ChunkStoreException(ChunkStoreError.InvalidArgument, $"{root} is not a chunk store of a known format");
             }
 
-            if (text != expected)
+            if (text != FormatText(version, chunkSize))
             {
                 throw new ChunkStoreException(ChunkStoreError.InvalidArgument, $"{root} was created with different settings ({text.Replace('\n', ' ').Trim()}); chunk size {chunkSize} was asked for");
             }
 
-            return;
+            if (version == FormatVersion)
+            {
+                return;
+            }
         }
 
         var temp = path + ".tmp";
@@ -110,7 +124,7 @@ public sealed partial class ChunkStore
             }
         }
 
-        File.Move(temp, path);
+        File.Move(temp, path, overwrite: true); // rename(2): the old file or the new one, never neither
         var dirRc = Posix.SyncDirectory(root);
         if (dirRc != 0)
         {
@@ -175,8 +189,8 @@ public sealed partial class ChunkStore
         }
     }
 
-    /// <summary>Applies log records to the recovered records, remembering journaled overwrites to repeat.</summary>
-    private sealed class Replay(Dictionary<long, ChunkRecord> records)
+    /// <summary>Applies log records to the recovered records and append tables, remembering journaled overwrites to repeat.</summary>
+    private sealed class Replay(Dictionary<long, ChunkRecord> records, Dictionary<long, AppendTable> appends)
     {
         private readonly List<(long Address, long Handle, long Offset, byte[] Data)> redo = [];
         private readonly Dictionary<long, long> lastCreate = [];
@@ -192,12 +206,14 @@ public sealed partial class ChunkStore
             {
                 case WalRecord.Create:
                     records[r.Handle] = new ChunkRecord(r.Version, 0, []);
+                    appends.Remove(r.Handle);
                     lastCreate[r.Handle] = address;
                     Touched.Add(r.Handle);
                     Deleted.Remove(r.Handle);
                     break;
                 case WalRecord.Delete:
                     records.Remove(r.Handle);
+                    appends.Remove(r.Handle);
                     Touched.Remove(r.Handle);
                     Deleted.Add(r.Handle);
                     break;
@@ -220,6 +236,15 @@ public sealed partial class ChunkStore
                     if (r.Type == WalRecord.Overwrite)
                     {
                         redo.Add((address, r.Handle, r.Offset, r.Data.ToArray()));
+                    }
+                    else if (r.Type == WalRecord.Append)
+                    {
+                        if (!appends.TryGetValue(r.Handle, out var table))
+                        {
+                            appends[r.Handle] = table = new AppendTable();
+                        }
+
+                        table.Add(new AppendEntry(r.Identity.ClientId, r.Identity.Sequence, r.Offset));
                     }
 
                     break;

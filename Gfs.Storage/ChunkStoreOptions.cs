@@ -9,6 +9,15 @@ public sealed class ChunkStoreOptions
     /// <summary>Largest chunk size the store accepts.</summary>
     public const long MaxChunkSize = 64L * 1024 * 1024;
 
+    /// <summary>
+    /// Record-append identities a chunk keeps per client: its last so many sequences (the exactly-once window).
+    /// Part of the on-disk format, not a setting: every replica must forget the same entries.
+    /// </summary>
+    public const int AppendsPerClient = 64;
+
+    /// <summary>Record-append identities a chunk keeps at most; above it the oldest of all goes. Part of the format, as <see cref="AppendsPerClient"/>.</summary>
+    public const int AppendsPerChunk = 256;
+
     /// <summary>Root directory of the store; created if absent.</summary>
     public string Directory { get; set; } = "";
 

@@ -20,8 +20,29 @@ public interface IChunkStore : IAsyncDisposable
     /// </summary>
     ValueTask WriteAsync(long handle, long offset, ReadOnlyMemory<byte> data, long expectedVersion, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Writes a record at the chunk's end (<paramref name="offset"/> must be its length, as a secondary applies a
+    /// record append at the primary's offset) and remembers <paramref name="append"/> → <paramref name="offset"/> with it,
+    /// in the same durable commit. AlreadyExists when the chunk knows that identity already; InvalidArgument for no bytes.
+    /// </summary>
+    ValueTask WriteAsync(long handle, long offset, ReadOnlyMemory<byte> data, long expectedVersion, AppendId append, CancellationToken cancellationToken = default);
+
     /// <summary>Appends <paramref name="data"/> at the chunk's end and returns the offset it was written at.</summary>
     ValueTask<long> AppendAsync(long handle, ReadOnlyMemory<byte> data, long expectedVersion, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Appends a record at the chunk's end, remembering <paramref name="append"/> → its offset in the same durable commit,
+    /// and returns the offset. AlreadyExists when the chunk knows that identity already; InvalidArgument for no bytes.
+    /// </summary>
+    ValueTask<long> AppendAsync(long handle, ReadOnlyMemory<byte> data, long expectedVersion, AppendId append, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Where the record append (<paramref name="clientId"/>, <paramref name="sequence"/>) was written in the chunk, or
+    /// null when the chunk does not know it: never appended, or forgotten (a chunk keeps each client's last
+    /// <see cref="ChunkStoreOptions.AppendsPerClient"/> and at most <see cref="ChunkStoreOptions.AppendsPerChunk"/>,
+    /// oldest out first, so replicas that applied the same appends know the same ones). Survives restarts.
+    /// </summary>
+    long? FindAppend(long handle, long clientId, long sequence);
 
     /// <summary>
     /// Reads up to <paramref name="destination"/>.Length bytes at <paramref name="offset"/>, verifying every block it

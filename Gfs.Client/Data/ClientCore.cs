@@ -108,8 +108,9 @@ internal sealed class ClientCore
     /// carry it inline in the commit: one round trip fewer), then <paramref name="commit"/> to the primary. A failed
     /// replica (in a push reply, a commit reply, or unreachable) is left out of the next lease, which
     /// raises the version; a stale version or lost lease takes a new lease; a lease the master cannot
-    /// give yet (it waits for an earlier lease to end: Unavailable) is asked for again; the same bytes
-    /// are then pushed and committed again, with backoff and jitter, until the deadline of <see cref="Deadline"/>.
+    /// give yet (it waits for an earlier lease to end: Unavailable) is asked for again; a busy server (a
+    /// full push buffer down the chain, too many mutations waiting) is kept and tried again; the same
+    /// bytes are then pushed and committed again, with backoff and jitter, until the deadline of <see cref="Deadline"/>.
     /// </summary>
     /// <param name="path">The file.</param>
     /// <param name="fileId">The inode id of the file the caller opened (leases of another file at the path are refused: FileReplaced).</param>
@@ -184,7 +185,7 @@ internal sealed class ClientCore
                 if (Time.GetElapsedTime(started) + delay > deadline)
                 {
                     throw new GfsException(
-                        last.Code is ErrorCode.Unavailable or ErrorCode.DeadlineExceeded or ErrorCode.StaleVersion or ErrorCode.LeaseExpired or ErrorCode.NotLeader ? ErrorCode.Unavailable : last.Code,
+                        last.Code is ErrorCode.Unavailable or ErrorCode.DeadlineExceeded or ErrorCode.StaleVersion or ErrorCode.LeaseExpired or ErrorCode.NotLeader or ErrorCode.Busy ? ErrorCode.Unavailable : last.Code,
                         $"{path} chunk {index}: gave up after {deadline.TotalSeconds:0.#} s; last error: {last.Message}",
                         last);
                 }
@@ -226,6 +227,13 @@ internal sealed class ClientCore
                     {
                         failed = current.ServersAt(pushed.Failed);
                         last = new GfsException(ErrorCode.Unavailable, $"{path} chunk {index}: push did not reach {string.Join(", ", pushed.Failed)}");
+                        return null;
+                    }
+
+                    if (pushed.Busy.Count > 0)
+                    {
+                        // A full push buffer down the chain: push again after the backoff, to the same replicas.
+                        last = new GfsException(ErrorCode.Busy, $"{path} chunk {index}: push refused by busy {string.Join(", ", pushed.Busy)}");
                         return null;
                     }
 

@@ -8,7 +8,7 @@ internal enum FailureAction
     /// <summary>Give up: the error is the caller's (bad argument, missing file, no space, no permission).</summary>
     Fail,
 
-    /// <summary>Take a new lease (the version or lease changed) and retry; nobody is to blame.</summary>
+    /// <summary>Take a new lease (the version or lease changed, or the server was busy) and retry after a backoff; nobody is to blame.</summary>
     Release,
 
     /// <summary>Take a new lease without the server that failed, then retry.</summary>
@@ -21,8 +21,9 @@ internal static class Retry
     /// <summary>What to do when a chunkserver call of a mutation failed with <paramref name="error"/>.</summary>
     public static FailureAction OnChunkserverError(GfsException error) => error.Code switch
     {
-        // The lease or version moved on: ask again, the master knows the current state.
-        ErrorCode.StaleVersion or ErrorCode.LeaseExpired or ErrorCode.Conflict => FailureAction.Release,
+        // The lease or version moved on: ask again, the master knows the current state. A busy server
+        // (full push buffer, too many mutations waiting) is overloaded for now, not faulty: wait, keep it.
+        ErrorCode.StaleVersion or ErrorCode.LeaseExpired or ErrorCode.Conflict or ErrorCode.Busy => FailureAction.Release,
 
         // The server could not be reached, timed out, lost its disk or its copy: leave it out.
         ErrorCode.Unavailable or ErrorCode.DeadlineExceeded or ErrorCode.DiskFailed or ErrorCode.NotFound

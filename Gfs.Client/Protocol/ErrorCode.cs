@@ -82,6 +82,12 @@ public enum ErrorCode
     Conflict = 24,
 
     /// <summary>
+    /// The node is overloaded for now (a full push buffer, too many mutations waiting for one chunk) and
+    /// refused the call before doing anything. Nobody is at fault: retry the same node after a backoff.
+    /// </summary>
+    Busy = 25,
+
+    /// <summary>
     /// The file at this path is not the one the caller opened: it was deleted, or replaced by a create
     /// with overwrite, after the caller's writer or appender started. Retrying does not help.
     /// </summary>

@@ -29,7 +29,7 @@ public sealed class GfsException : Exception
     public string? LeaderUrl { get; }
 
     /// <summary>True when retrying the same request (perhaps elsewhere) may succeed.</summary>
-    public bool IsTransient => Code is ErrorCode.Unavailable or ErrorCode.NotLeader or ErrorCode.DeadlineExceeded;
+    public bool IsTransient => Code is ErrorCode.Unavailable or ErrorCode.NotLeader or ErrorCode.DeadlineExceeded or ErrorCode.Busy;
 
     /// <inheritdoc />
     public override string ToString() => $"{Code}: {Message}";

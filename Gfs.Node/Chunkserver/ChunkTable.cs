@@ -8,7 +8,7 @@ namespace Gfs.Node.Chunkserver;
 /// existence gets the next stamp, and each master is sent the chunks stamped after the last
 /// heartbeat it acknowledged.
 /// </summary>
-internal sealed class ChunkTable(int appendTableSize)
+internal sealed class ChunkTable
 {
     private readonly ConcurrentDictionary<long, ReplicaState> states = new();
     private readonly ConcurrentDictionary<long, long> changes = new();
@@ -21,7 +21,7 @@ internal sealed class ChunkTable(int appendTableSize)
     /// <summary>The chunk's state, made when missing. Callers that mutate take it through <see cref="LockAsync"/>.</summary>
     public ReplicaState Get(long handle)
     {
-        var state = states.GetOrAdd(handle, h => new ReplicaState(h, appendTableSize));
+        var state = states.GetOrAdd(handle, static h => new ReplicaState(h));
         state.Touch();
         return state;
     }
@@ -29,14 +29,31 @@ internal sealed class ChunkTable(int appendTableSize)
     /// <summary>
     /// The chunk's state with its <see cref="ReplicaState.Serial"/> lock held. A state evicted while
     /// the caller waited is released and the current one taken instead, so one chunk never has two
-    /// serial locks in use.
+    /// serial locks in use. When <paramref name="maxWaiting"/> callers wait for the lock already, the
+    /// caller is refused at once (null) instead of queueing behind them.
     /// </summary>
-    public async Task<ReplicaState> LockAsync(long handle, CancellationToken cancellationToken)
+    public async Task<ReplicaState?> TryLockAsync(long handle, int maxWaiting, CancellationToken cancellationToken)
     {
         while (true)
         {
             var state = Get(handle);
-            await state.Serial.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (!state.Serial.Wait(0, CancellationToken.None))
+            {
+                if (!state.TryStartWaiting(maxWaiting))
+                {
+                    return null;
+                }
+
+                try
+                {
+                    await state.Serial.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    state.StopWaiting();
+                }
+            }
+
             if (!state.Retired)
             {
                 state.Touch();
@@ -47,11 +64,15 @@ internal sealed class ChunkTable(int appendTableSize)
         }
     }
 
+    /// <summary>The chunk's state with its <see cref="ReplicaState.Serial"/> lock held, however many wait for it (see <see cref="TryLockAsync"/>).</summary>
+    public async Task<ReplicaState> LockAsync(long handle, CancellationToken cancellationToken)
+        => (await TryLockAsync(handle, int.MaxValue, cancellationToken).ConfigureAwait(false))!;
+
     /// <summary>
     /// Drops the states of chunks not used for <paramref name="idleMs"/> that hold no live lease at
-    /// <paramref name="leaseNow"/> and whose serial lock is free: their in-memory state (append table,
-    /// last grant) is no longer needed, since a mutation needs a new grant first and a client gives up
-    /// retrying long before. Returns how many were dropped.
+    /// <paramref name="leaseNow"/> and whose serial lock is free: their in-memory state (the last
+    /// grant) is no longer needed, since a mutation needs a new grant first (the append table is kept
+    /// by the store). Returns how many were dropped.
     /// </summary>
     public int EvictIdle(long idleMs, long leaseNow)
     {

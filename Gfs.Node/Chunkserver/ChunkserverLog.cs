@@ -42,6 +42,9 @@ internal static partial class ChunkserverLog
     [LoggerMessage(1320, LogLevel.Debug, "Dropped the in-memory state of {Count} idle chunks ({Left} left)")]
     public static partial void StatesEvicted(ILogger logger, int count, int left);
 
+    [LoggerMessage(1321, LogLevel.Debug, "Push {DataId}: the next hop {Next} is busy: {Message}")]
+    public static partial void PushHopBusy(ILogger logger, string dataId, Uri next, string message);
+
     [LoggerMessage(1311, LogLevel.Warning, "Corrupt chunk {Handle:x16}: {Message}")]
     public static partial void Corrupt(ILogger logger, long handle, string message);
 

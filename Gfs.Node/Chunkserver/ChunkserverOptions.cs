@@ -35,11 +35,14 @@ public sealed class ChunkserverOptions
     /// <summary>Most chunks whose files are kept open (least recently used ones are closed above it). Default 1024.</summary>
     public int MaxOpenFiles { get; set; } = 1024;
 
-    /// <summary>Record-append sequences remembered per client and chunk (exactly-once window). Default 64.</summary>
-    public int AppendTableSize { get; set; } = 64;
+    /// <summary>
+    /// Most mutations (writes, record appends) waiting for one chunk's serial lock on its primary; more are
+    /// refused with Busy at once. Each can pin up to 256 KiB of inline data plus its pushed data. Default 64.
+    /// </summary>
+    public int MaxWaitingMutations { get; set; } = 64;
 
     /// <summary>
-    /// A chunk's in-memory state (append table, last grant) is dropped after this long unused and
+    /// A chunk's in-memory state (serial lock, last grant) is dropped after this long unused and
     /// without a lease. Default 10 min: far longer than a lease or a client's retries.
     /// </summary>
     public TimeSpan ChunkStateIdle { get; set; } = TimeSpan.FromMinutes(10);
@@ -87,9 +90,9 @@ public sealed class ChunkserverOptions
             throw new ArgumentException("a report part must hold at least one chunk");
         }
 
-        if (AppendTableSize < 1)
+        if (MaxWaitingMutations < 1)
         {
-            throw new ArgumentException("the append table must hold at least one sequence");
+            throw new ArgumentException("at least one mutation must be allowed to wait for a chunk");
         }
     }
 }

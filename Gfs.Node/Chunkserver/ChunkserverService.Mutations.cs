@@ -15,7 +15,7 @@ internal sealed partial class ChunkserverService
         var state = await LockAsPrimaryAsync(request.Handle, request.Version, context.CancellationToken).ConfigureAwait(false);
         try
         {
-            var info = CheckPrimaryLocked(state, request.Version);
+            var info = CheckPrimary(state, request.Version);
             var chunkSize = ChunkSizeOf(state);
             if (request.Offset < 0 || request.Offset > info.Length || request.Length < 0 || request.Offset + request.Length > chunkSize)
             {
@@ -50,7 +50,7 @@ internal sealed partial class ChunkserverService
         var state = await LockAsPrimaryAsync(request.Handle, request.Version, context.CancellationToken).ConfigureAwait(false);
         try
         {
-            var info = CheckPrimaryLocked(state, request.Version);
+            var info = CheckPrimary(state, request.Version);
             var chunkSize = ChunkSizeOf(state);
             if (request.Length <= 0 || request.Length > chunkSize / 4)
             {
@@ -70,9 +70,9 @@ internal sealed partial class ChunkserverService
                 Crc32C = request.Crc32C,
             };
 
-            if (state.FindAppend(request.ClientId, request.Sequence) is { } seen)
+            if (store.FindAppend(request.Handle, request.ClientId, request.Sequence) is { } seen)
             {
-                // A retry: the record is here already; make sure the secondaries have it too.
+                // A retry: the record is here already (also from before a restart); make sure the secondaries have it too.
                 apply.Offset = seen;
                 apply.Serial = ++state.LastSerial;
                 var again = await ForwardAsync(state, apply).ConfigureAwait(false);
@@ -99,11 +99,8 @@ internal sealed partial class ChunkserverService
             var offset = info.Length;
             apply.Offset = offset;
             apply.Serial = ++state.LastSerial;
-            var failed = await ApplyAndForwardAsync(state, apply, async () =>
-            {
-                await WriteDataAsync(request.Handle, offset, data.Bytes, request.Version).ConfigureAwait(false);
-                state.RememberAppend(request.ClientId, request.Sequence, offset);
-            }).ConfigureAwait(false);
+            var identity = new AppendId(request.ClientId, request.Sequence);
+            var failed = await ApplyAndForwardAsync(state, apply, () => WriteDataAsync(request.Handle, offset, data.Bytes, request.Version, identity)).ConfigureAwait(false);
             data.Consumed();
             return new AppendReply { Offset = offset, ChunkLength = offset + request.Length, FailedReplicas = failed };
         }
@@ -138,10 +135,10 @@ internal sealed partial class ChunkserverService
                         throw new GfsException(ErrorCode.Conflict, $"write at {request.Offset} of chunk {request.Handle:x16}, which holds {info.Length} bytes: a mutation is missing");
                     }
 
-                    await ApplyDataAsync(request, state, remember: false).ConfigureAwait(false);
+                    await ApplyDataAsync(request, identity: null).ConfigureAwait(false);
                     break;
                 case MutationKind.Append:
-                    if (state.FindAppend(request.ClientId, request.Sequence) is { } seen)
+                    if (store.FindAppend(request.Handle, request.ClientId, request.Sequence) is { } seen)
                     {
                         if (seen != request.Offset)
                         {
@@ -156,7 +153,7 @@ internal sealed partial class ChunkserverService
                         throw new GfsException(ErrorCode.Conflict, $"append at {request.Offset} of chunk {request.Handle:x16}, which holds {info.Length} bytes");
                     }
 
-                    await ApplyDataAsync(request, state, remember: true).ConfigureAwait(false);
+                    await ApplyDataAsync(request, new AppendId(request.ClientId, request.Sequence)).ConfigureAwait(false);
                     break;
                 case MutationKind.Pad:
                     if (info.Length == request.Offset)
@@ -182,37 +179,26 @@ internal sealed partial class ChunkserverService
         }
     }
 
-    private async Task ApplyDataAsync(ApplyRequest request, ReplicaState state, bool remember)
+    /// <summary>Applies a Write, or with <paramref name="identity"/> an Append (the store keeps the identity with the bytes).</summary>
+    private async Task ApplyDataAsync(ApplyRequest request, AppendId? identity)
     {
         using var data = TakeData(request.DataId, request.Length, request.Data, request.Crc32C);
-        await WriteDataAsync(request.Handle, request.Offset, data.Bytes, request.Version).ConfigureAwait(false);
-        if (remember)
-        {
-            state.RememberAppend(request.ClientId, request.Sequence, request.Offset);
-        }
-
+        await WriteDataAsync(request.Handle, request.Offset, data.Bytes, request.Version, identity).ConfigureAwait(false);
         Chunks.MarkChanged(request.Handle);
         data.Consumed();
     }
 
-    /// <summary>Takes the chunk's serial lock after a first lease and version check.</summary>
+    /// <summary>
+    /// Takes the chunk's serial lock after a first lease and version check; Busy at once when
+    /// <see cref="ChunkserverOptions.MaxWaitingMutations"/> mutations wait for it already (each may pin
+    /// its inline and pushed data meanwhile). The caller checks the lease and version again under the
+    /// lock (a grant or the lease's end may have come first) and releases the lock exactly once.
+    /// </summary>
     private async Task<ReplicaState> LockAsPrimaryAsync(long handle, long version, CancellationToken cancellationToken)
     {
         CheckPrimary(Chunks.Get(handle), version);
-        return await Chunks.LockAsync(handle, cancellationToken).ConfigureAwait(false);
-    }
-
-    private ChunkInfo CheckPrimaryLocked(ReplicaState state, long version)
-    {
-        try
-        {
-            return CheckPrimary(state, version);
-        }
-        catch
-        {
-            state.Serial.Release();
-            throw;
-        }
+        return await Chunks.TryLockAsync(handle, options.MaxWaitingMutations, cancellationToken).ConfigureAwait(false)
+            ?? throw new GfsException(ErrorCode.Busy, $"chunk {handle:x16} has {options.MaxWaitingMutations} mutations waiting already: retry after a pause");
     }
 
     /// <summary>The chunk exists, this server holds a live lease for its version (monotonic clock), and the caller names that version.</summary>
@@ -306,9 +292,14 @@ internal sealed partial class ChunkserverService
         return data;
     }
 
-    /// <summary>Writes the buffered bytes segment by segment; not cancellable half-way (replicas must not diverge by a cancelled caller).</summary>
-    private async Task WriteDataAsync(long handle, long offset, ReadOnlyMemory<byte> data, long version)
-        => await StoreErrors.Run(() => store.WriteAsync(handle, offset, data, version, CancellationToken.None)).ConfigureAwait(false);
+    /// <summary>
+    /// Writes the bytes; not cancellable half-way (replicas must not diverge by a cancelled caller). With
+    /// <paramref name="identity"/> (a record append, at the chunk's end) the store remembers it in the same commit.
+    /// </summary>
+    private async Task WriteDataAsync(long handle, long offset, ReadOnlyMemory<byte> data, long version, AppendId? identity = null)
+        => await StoreErrors.Run(() => identity is { } id
+            ? store.WriteAsync(handle, offset, data, version, id, CancellationToken.None)
+            : store.WriteAsync(handle, offset, data, version, CancellationToken.None)).ConfigureAwait(false);
 
     private async Task PadAsync(long handle, long offset, long length, long version)
     {

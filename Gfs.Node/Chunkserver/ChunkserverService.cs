@@ -34,8 +34,8 @@ internal sealed partial class ChunkserverService
         this.logger = logger;
         ServerId = serverId;
         Buffer = new PushBuffer(options.BufferBytes, options.BufferTtl, time);
-        pushes = new PushService(Buffer, rpc, () => Url, logger);
-        Chunks = new ChunkTable(options.AppendTableSize);
+        pushes = new PushService(Buffer, rpc, () => Url, time, logger);
+        Chunks = new ChunkTable();
         StartedUnixMs = time.GetUtcNow().ToUnixTimeMilliseconds();
         store.CorruptChunkDetected += (_, e) =>
         {

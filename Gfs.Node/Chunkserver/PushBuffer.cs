@@ -51,7 +51,7 @@ internal sealed class PushBuffer : IDisposable
     /// <summary>
     /// Reserves room for <paramref name="length"/> bytes under <paramref name="dataId"/> (replacing an
     /// older entry of that id) and returns the entry to fill. Waits for room until
-    /// <paramref name="cancellationToken"/>; then Unavailable.
+    /// <paramref name="cancellationToken"/>; then Busy (the buffer is full for now: retry later, here).
     /// </summary>
     public async ValueTask<PushEntry> BeginAsync(string dataId, long length, CancellationToken cancellationToken)
     {
@@ -88,7 +88,7 @@ internal sealed class PushBuffer : IDisposable
             }
             catch (OperationCanceledException)
             {
-                throw new GfsException(ErrorCode.Unavailable, $"the push buffer is full ({BufferedBytes} of {Capacity} bytes); data {dataId} was not accepted");
+                throw new GfsException(ErrorCode.Busy, $"the push buffer is full ({BufferedBytes} of {Capacity} bytes); data {dataId} was not accepted");
             }
         }
     }

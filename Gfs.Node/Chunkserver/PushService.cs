@@ -20,8 +20,15 @@ namespace Gfs.Node.Chunkserver;
 /// A server answers once its own copy is whole and checksum-verified and its downstream answered.
 /// A downstream failure does not fail the hop: the reply lists the servers that did not get the
 /// data (<see cref="PushReply.Failed"/>) so that the client can leave them out of the next lease.
+/// A downstream server whose buffer stayed full is busy, not failed (<see cref="PushReply.Busy"/>):
+/// the client pushes again to the same servers later, and the copies made before it are dropped
+/// at once (the push cannot be used, and they would only keep the buffers fuller meanwhile).
+/// Each hop gives the next what is left of its own budget less a margin for the way back: a hop
+/// waits for room at most three quarters of its budget, so a busy answer from anywhere in the chain
+/// comes back before the client's deadline, and the data (which flows through every hop at once)
+/// still has nearly the client's whole budget.
 /// </remarks>
-internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func<string> selfUrl, ILogger logger)
+internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func<string> selfUrl, TimeProvider time, ILogger logger)
 {
     /// <summary>Largest piece one push may carry (a whole chunk).</summary>
     public const long MaxPushBytes = 64L << 20;
@@ -33,6 +40,11 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
     public const int PullSlice = 1 << 20;
 
     private static readonly TimeSpan HopTimeout = TimeSpan.FromMinutes(2);
+
+    private static readonly TimeSpan MinHopTimeout = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Kept from a hop's budget for its answer's way back to the caller.</summary>
+    private static readonly TimeSpan ReplyMargin = TimeSpan.FromMilliseconds(250);
 
     public void Map(IEndpointRouteBuilder endpoints)
     {
@@ -50,8 +62,9 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
         }
 
         var ct = context.CancellationToken;
+        var started = time.GetTimestamp();
         var entry = await ReserveAsync(header.DataId, header.Length, context).ConfigureAwait(false);
-        var downstream = StartDownstream(entry, header.Crc32C, header.Chain, ct);
+        var downstream = StartDownstream(entry, header.Crc32C, header.Chain, DownstreamBudget(context, started), ct);
         try
         {
             await upload.ConsumeAsync(
@@ -69,7 +82,7 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
             throw;
         }
 
-        return await ReplyAsync(downstream).ConfigureAwait(false);
+        return await ReplyAsync(entry, downstream).ConfigureAwait(false);
     }
 
     private async ValueTask<PushReply> FetchAsync(FetchRequest request, RpcContext context)
@@ -81,8 +94,9 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
         }
 
         var ct = context.CancellationToken;
+        var started = time.GetTimestamp();
         var entry = await ReserveAsync(request.DataId, request.Length, context).ConfigureAwait(false);
-        var downstream = StartDownstream(entry, request.Crc32C, request.Chain, ct);
+        var downstream = StartDownstream(entry, request.Crc32C, request.Chain, DownstreamBudget(context, started), ct);
         try
         {
             await using var pull = await rpc.DownloadAsync<PullRequest, PullHeader>(source, ChunkRoutes.Pull, new PullRequest { DataId = request.DataId }, HopTimeout, ct).ConfigureAwait(false);
@@ -121,7 +135,7 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
             throw;
         }
 
-        return await ReplyAsync(downstream).ConfigureAwait(false);
+        return await ReplyAsync(entry, downstream).ConfigureAwait(false);
     }
 
     private ValueTask<RpcDownloadReply<PullHeader>> PullAsync(PullRequest request, RpcContext context)
@@ -174,6 +188,18 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
         return await buffer.BeginAsync(dataId, length, wait.Token).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// What the next hop may take: what is left of this call's budget less <see cref="ReplyMargin"/>
+    /// (at most <see cref="HopTimeout"/>), so that its answer, busy included, arrives while the caller
+    /// still waits. Its wait for room is three quarters of that at most, so the waits of a chain
+    /// never add up to the caller's budget.
+    /// </summary>
+    private TimeSpan DownstreamBudget(RpcContext context, long started)
+    {
+        var left = ChunkserverService.Budget(context) - time.GetElapsedTime(started) - ReplyMargin;
+        return TimeSpan.FromTicks(Math.Clamp(left.Ticks, MinHopTimeout.Ticks, HopTimeout.Ticks));
+    }
+
     private static void Validate(string dataId, long length, List<string> chain)
     {
         if (string.IsNullOrEmpty(dataId) || dataId.Length > 256)
@@ -201,7 +227,7 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
     }
 
     /// <summary>Asks the next server of the chain to pull the data from here, at once: it streams while this server receives.</summary>
-    private Task<PushReply>? StartDownstream(PushEntry entry, uint crc32C, List<string> chain, CancellationToken cancellationToken)
+    private Task<PushReply>? StartDownstream(PushEntry entry, uint crc32C, List<string> chain, TimeSpan budget, CancellationToken cancellationToken)
     {
         if (chain.Count == 0)
         {
@@ -215,7 +241,13 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
             {
                 try
                 {
-                    return await rpc.CallAsync<FetchRequest, PushReply>(next, ChunkRoutes.Fetch, request, HopTimeout, cancellationToken).ConfigureAwait(false);
+                    return await rpc.CallAsync<FetchRequest, PushReply>(next, ChunkRoutes.Fetch, request, budget, cancellationToken).ConfigureAwait(false);
+                }
+                catch (GfsException e) when (e.Code == ErrorCode.Busy)
+                {
+                    // Its buffer stayed full: it and the hops after it (never asked) did not get the data, through nobody's fault.
+                    ChunkserverLog.PushHopBusy(logger, entry.DataId, next, e.Message);
+                    return new PushReply { Busy = [.. chain] };
                 }
                 catch (Exception e) when (e is GfsException or OperationCanceledException)
                 {
@@ -226,14 +258,22 @@ internal sealed partial class PushService(PushBuffer buffer, RpcClient rpc, Func
             CancellationToken.None);
     }
 
-    private async Task<PushReply> ReplyAsync(Task<PushReply>? downstream)
+    private async Task<PushReply> ReplyAsync(PushEntry entry, Task<PushReply>? downstream)
     {
         var reply = new PushReply { Buffered = [selfUrl()] };
         if (downstream is not null)
         {
             var after = await downstream.ConfigureAwait(false);
+            if (after.Busy.Count > 0)
+            {
+                // The client pushes the data again once the busy server has room: this copy is of no use.
+                buffer.Remove(entry);
+                reply.Buffered.Clear();
+            }
+
             reply.Buffered.AddRange(after.Buffered);
             reply.Failed.AddRange(after.Failed);
+            reply.Busy.AddRange(after.Busy);
         }
 
         return reply;

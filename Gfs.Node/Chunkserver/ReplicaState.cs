@@ -4,17 +4,18 @@ namespace Gfs.Node.Chunkserver;
 
 /// <summary>
 /// What a chunkserver keeps in memory about one chunk it holds: the serial lock that orders its
-/// mutations, the lease it holds as primary, the replica set of the last grant and the
-/// record-append table. None of it is durable (docs/data-path.md, "Roles and state"); a state idle
-/// for <see cref="ChunkserverOptions.ChunkStateIdle"/> without a lease is dropped
-/// (<see cref="ChunkTable.EvictIdle"/>) and made again when the chunk is next used.
+/// mutations, the lease it holds as primary and the replica set of the last grant. None of it is
+/// durable (docs/data-path.md, "Roles and state"); the record-append table is not here but in the
+/// store, with the data (<see cref="Gfs.Storage.IChunkStore.FindAppend"/>), so it survives restarts
+/// and this state. A state idle for <see cref="ChunkserverOptions.ChunkStateIdle"/> without a lease
+/// is dropped (<see cref="ChunkTable.EvictIdle"/>) and made again when the chunk is next used.
 /// </summary>
-internal sealed class ReplicaState(long handle, int appendTableSize)
+internal sealed class ReplicaState(long handle)
 {
     private readonly Lock gate = new();
-    private readonly Dictionary<long, ClientWindow> appends = [];
 
     private long lastUsedMs = Environment.TickCount64;
+    private int waiting;
 
     public long Handle { get; } = handle;
 
@@ -28,6 +29,23 @@ internal sealed class ReplicaState(long handle, int appendTableSize)
 
     /// <summary>Held across one mutation and its forwarding, so secondaries see mutations in the primary's order.</summary>
     public SemaphoreSlim Serial { get; } = new(1, 1);
+
+    /// <summary>Callers waiting for <see cref="Serial"/> now (not counting its holder).</summary>
+    public int Waiting => Volatile.Read(ref waiting);
+
+    /// <summary>Counts a caller in as waiting for <see cref="Serial"/>, unless <paramref name="limit"/> wait already.</summary>
+    public bool TryStartWaiting(int limit)
+    {
+        if (Interlocked.Increment(ref waiting) <= limit)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref waiting);
+        return false;
+    }
+
+    public void StopWaiting() => Interlocked.Decrement(ref waiting);
 
     /// <summary>Replicas of the last grant, the primary first.</summary>
     public List<ReplicaLocation> Replicas { get; set; } = [];
@@ -120,35 +138,5 @@ internal sealed class ReplicaState(long handle, int appendTableSize)
         {
             LastMutationAt = now;
         }
-    }
-
-    /// <summary>Where the record (client, sequence) was appended in this chunk, if remembered. Call under <see cref="Serial"/>.</summary>
-    public long? FindAppend(long clientId, long sequence)
-        => appends.TryGetValue(clientId, out var window) && window.Offsets.TryGetValue(sequence, out var offset) ? offset : null;
-
-    /// <summary>Remembers an applied record, keeping the last sequences per client. Call under <see cref="Serial"/>.</summary>
-    public void RememberAppend(long clientId, long sequence, long offset)
-    {
-        if (!appends.TryGetValue(clientId, out var window))
-        {
-            window = new ClientWindow();
-            appends.Add(clientId, window);
-        }
-
-        if (window.Offsets.TryAdd(sequence, offset))
-        {
-            window.Order.Enqueue(sequence);
-            while (window.Order.Count > appendTableSize)
-            {
-                window.Offsets.Remove(window.Order.Dequeue());
-            }
-        }
-    }
-
-    private sealed class ClientWindow
-    {
-        public Queue<long> Order { get; } = new();
-
-        public Dictionary<long, long> Offsets { get; } = [];
     }
 }

@@ -111,7 +111,7 @@ internal sealed class RpcDispatcher(IOptions<RpcServerOptions> options, ILogger<
         ErrorCode.NotLeader => StatusCodes.Status421MisdirectedRequest,
         ErrorCode.QuotaExceeded or ErrorCode.NoSpace => StatusCodes.Status507InsufficientStorage,
         ErrorCode.Cancelled => 499,
-        ErrorCode.Unavailable => StatusCodes.Status503ServiceUnavailable,
+        ErrorCode.Unavailable or ErrorCode.Busy => StatusCodes.Status503ServiceUnavailable,
         ErrorCode.DeadlineExceeded => StatusCodes.Status504GatewayTimeout,
         _ => StatusCodes.Status500InternalServerError,
     };

@@ -16,6 +16,9 @@ internal sealed class ChunkState(long handle, string path)
     /// <summary>The committed record; replaced, never modified.</summary>
     public volatile ChunkRecord Record = ChunkRecord.Empty;
 
+    /// <summary>Record-append identities of this incarnation of the chunk (null until its first); added to by the committer.</summary>
+    public volatile AppendTable? Appends;
+
     /// <summary>False while a create is not yet committed and once a delete is.</summary>
     public volatile bool Exists;
 

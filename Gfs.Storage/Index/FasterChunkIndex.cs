@@ -1,13 +1,14 @@
 using System.Buffers.Binary;
 using System.Numerics;
 using FASTER.core;
+using Gfs.Storage.Chunks;
 using Gfs.Storage.Io;
 
 namespace Gfs.Storage.Index;
 
 /// <summary>
-/// The chunk index in a FASTER key-value store (key: handle, value: a fixed-size <see cref="ChunkRecord"/>, so
-/// updates stay in place). Checkpoints are snapshots whose commit cookie carries the write-ahead log position;
+/// The chunk index in a FASTER key-value store (key: handle, value: a <see cref="ChunkRecord"/> of a fixed size per
+/// store, so updates stay in place, plus the append table of a chunk that has one). Checkpoints are snapshots whose commit cookie carries the write-ahead log position;
 /// recovery calls Recover() explicitly on each checkpoint, newest first (TryRecoverLatest would swallow errors
 /// and yield an empty store, DESIGN.md §5). After a checkpoint every file under the index directory is
 /// fsynced through our own P/Invoke, and checkpoints older than the previous one are removed.
@@ -15,6 +16,7 @@ namespace Gfs.Storage.Index;
 internal sealed class FasterChunkIndex : IChunkIndex
 {
     private readonly string directory;
+    private readonly int maxBlocks;
     private readonly int valueSize;
     private readonly long memorySize;
     private FasterKV<SpanByte, SpanByte>? store;
@@ -29,7 +31,8 @@ internal sealed class FasterChunkIndex : IChunkIndex
     public FasterChunkIndex(string directory, int maxBlocks, long memorySize)
     {
         this.directory = directory;
-        valueSize = ChunkRecord.SerializedSize(maxBlocks);
+        this.maxBlocks = maxBlocks;
+        valueSize = ChunkRecord.MaxSerializedSize(maxBlocks);
         this.memorySize = memorySize;
         Directory.CreateDirectory(directory);
     }
@@ -60,7 +63,7 @@ internal sealed class FasterChunkIndex : IChunkIndex
     private ClientSession<SpanByte, SpanByte, SpanByte, SpanByteAndMemory, Empty, SpanByteFunctions<Empty>> Session =>
         session ??= store!.For(new SpanByteFunctions<Empty>()).NewSession<SpanByteFunctions<Empty>>();
 
-    public (Dictionary<long, ChunkRecord> Records, long LogPosition) Recover()
+    public (Dictionary<long, ChunkRecord> Records, Dictionary<long, AppendTable> Appends, long LogPosition) Recover()
     {
         Create();
         // A checkpoint written by a run killed before our sync may live only in the page cache: make it durable first.
@@ -80,12 +83,21 @@ internal sealed class FasterChunkIndex : IChunkIndex
                 var cookie = store.RecoveredCommitCookie ?? throw new InvalidDataException("checkpoint has no commit cookie");
                 var position = BinaryPrimitives.ReadInt64LittleEndian(cookie);
                 var records = new Dictionary<long, ChunkRecord>();
+                var appends = new Dictionary<long, AppendTable>();
                 using (var iterator = Session.Iterate())
                 {
                     while (iterator.GetNext(out _))
                     {
                         var key = BinaryPrimitives.ReadInt64LittleEndian(iterator.GetKey().AsReadOnlySpan());
-                        records[key] = ChunkRecord.Read(iterator.GetValue().AsReadOnlySpan());
+                        records[key] = ChunkRecord.Read(iterator.GetValue().AsReadOnlySpan(), maxBlocks, out var table);
+                        if (table is null)
+                        {
+                            appends.Remove(key);
+                        }
+                        else
+                        {
+                            appends[key] = table;
+                        }
                     }
                 }
 
@@ -104,7 +116,7 @@ internal sealed class FasterChunkIndex : IChunkIndex
                     }
                 }
 
-                return (records, position);
+                return (records, appends, position);
             }
             catch (Exception e)
             {
@@ -118,10 +130,10 @@ internal sealed class FasterChunkIndex : IChunkIndex
         }
 
         Create();
-        return ([], 0);
+        return ([], [], 0);
     }
 
-    public async Task<long> CheckpointAsync(IReadOnlyCollection<KeyValuePair<long, ChunkRecord>> upserts, IReadOnlyCollection<long> deletes, long logPosition, CancellationToken cancellationToken)
+    public async Task<long> CheckpointAsync(IReadOnlyCollection<IndexUpsert> upserts, IReadOnlyCollection<long> deletes, long logPosition, CancellationToken cancellationToken)
     {
         var s = Session;
         var keyBytes = new byte[8];
@@ -130,12 +142,12 @@ internal sealed class FasterChunkIndex : IChunkIndex
         {
             fixed (byte* k = keyBytes, v = valueBytes)
             {
-                foreach (var (handle, record) in upserts)
+                foreach (var (handle, record, appends) in upserts)
                 {
                     BinaryPrimitives.WriteInt64LittleEndian(keyBytes, handle);
-                    record.Write(valueBytes);
+                    var length = record.Write(valueBytes, maxBlocks, appends);
                     var key = SpanByte.FromPointer(k, keyBytes.Length);
-                    var value = SpanByte.FromPointer(v, valueBytes.Length);
+                    var value = SpanByte.FromPointer(v, length);
                     s.Upsert(ref key, ref value);
                 }
 

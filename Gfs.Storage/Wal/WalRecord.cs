@@ -5,7 +5,10 @@ namespace Gfs.Storage.Wal;
 /// <summary>
 /// Payloads of the metadata log (little endian). Update covers writes, appends and version changes whose
 /// bytes are already synced in the chunk file; Overwrite carries its bytes too (redo), because bytes
-/// replaced in place must never be left disagreeing with their checksum after a crash.
+/// replaced in place must never be left disagreeing with their checksum after a crash. Append is an
+/// Update of bytes a record append wrote at the chunk's end, with the append's identity (offset, client
+/// id, sequence after the checksums): the identity is durable exactly when the append is. Stores from
+/// before Append existed hold only the other types.
 /// </summary>
 internal static class WalRecord
 {
@@ -13,6 +16,7 @@ internal static class WalRecord
     public const byte Update = 2;
     public const byte Overwrite = 3;
     public const byte Delete = 4;
+    public const byte Append = 5;
 
     public static byte[] EncodeCreate(long handle, long version)
     {
@@ -34,6 +38,19 @@ internal static class WalRecord
     public static int UpdateSize(int crcCount) => 1 + 8 + 8 + 8 + 4 + 4 + (4 * crcCount);
 
     public static int OverwriteSize(int crcCount, int dataLength) => UpdateSize(crcCount) + 8 + 4 + dataLength;
+
+    public static int AppendSize(int crcCount) => UpdateSize(crcCount) + 8 + 8 + 8;
+
+    /// <summary>Writes an Append record: an Update plus where the record went and its identity; returns its size.</summary>
+    public static int EncodeAppend(Span<byte> b, long handle, long version, long length, int firstBlock, ReadOnlySpan<uint> crcs, long offset, AppendId id)
+    {
+        var at = Encode(b, handle, version, length, firstBlock, crcs, 0, default, overwrite: false);
+        b[0] = Append;
+        BinaryPrimitives.WriteInt64LittleEndian(b[at..], offset);
+        BinaryPrimitives.WriteInt64LittleEndian(b[(at + 8)..], id.ClientId);
+        BinaryPrimitives.WriteInt64LittleEndian(b[(at + 16)..], id.Sequence);
+        return at + 24;
+    }
 
     /// <summary>Writes an Update (or, with data, an Overwrite) record; returns its size.</summary>
     public static int Encode(Span<byte> b, long handle, long version, long length, int firstBlock, ReadOnlySpan<uint> crcs, long offset, ReadOnlySpan<byte> data, bool overwrite)
@@ -79,6 +96,9 @@ internal static class WalRecord
         public long Offset { get; init; }
 
         public ReadOnlySpan<byte> Data { get; init; }
+
+        /// <summary>Append only: the record's identity.</summary>
+        public AppendId Identity { get; init; }
     }
 
     public static Decoded Decode(ReadOnlySpan<byte> p)
@@ -91,17 +111,23 @@ internal static class WalRecord
                 return new Decoded { Type = type, Handle = handle, Version = BinaryPrimitives.ReadInt64LittleEndian(p[9..]) };
             case Delete:
                 return new Decoded { Type = type, Handle = handle };
-            case Update or Overwrite:
+            case Update or Overwrite or Append:
                 var count = BinaryPrimitives.ReadInt32LittleEndian(p[29..]);
                 var crcs = p.Slice(33, 4 * count);
                 var at = 33 + (4 * count);
                 long offset = 0;
                 ReadOnlySpan<byte> data = default;
+                AppendId identity = default;
                 if (type == Overwrite)
                 {
                     offset = BinaryPrimitives.ReadInt64LittleEndian(p[at..]);
                     var len = BinaryPrimitives.ReadInt32LittleEndian(p[(at + 8)..]);
                     data = p.Slice(at + 12, len);
+                }
+                else if (type == Append)
+                {
+                    offset = BinaryPrimitives.ReadInt64LittleEndian(p[at..]);
+                    identity = new AppendId(BinaryPrimitives.ReadInt64LittleEndian(p[(at + 8)..]), BinaryPrimitives.ReadInt64LittleEndian(p[(at + 16)..]));
                 }
 
                 return new Decoded
@@ -114,6 +140,7 @@ internal static class WalRecord
                     Crcs = crcs,
                     Offset = offset,
                     Data = data,
+                    Identity = identity,
                 };
             default:
                 throw new ChunkStoreException(ChunkStoreError.DiskFailed, $"write-ahead log record type {type} is unknown");

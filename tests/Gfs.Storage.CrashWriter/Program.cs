@@ -3,7 +3,8 @@ using Gfs.Storage;
 // usage:
 //   random DIR JOURNAL SEED [WRITERS [MAXOPEN]]   write, append, overwrite, re-version and delete at random until killed
 //                             (MAXOPEN: ChunkStoreOptions.MaxOpenFiles, so that chunk files are closed and reopened all the time);
-//                             each operation is journaled as "B ..." before and "A ..." after its acknowledgement
+//                             each operation is journaled as "B ..." before and "A ..." after its acknowledgement; most appends
+//                             carry a record-append identity (client id, sequence), journaled after the version
 //   eio DIR                   run under syscall fault injection: try mutations and print each outcome
 if (args.Length < 2)
 {
@@ -59,6 +60,10 @@ return 0;
 async Task WriterAsync(int w)
 {
     var random = new Random(seed + w);
+
+    // A client id of its own per run and writer, so that sequences never repeat on a chunk across runs.
+    var clientId = ((long)seed << 8) | (uint)w;
+    long sequence = 0;
     await using var journalFile = new FileStream($"{journalPath}.{w}", FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0);
     await using var journal = new StreamWriter(journalFile) { AutoFlush = true };
     while (true)
@@ -77,7 +82,17 @@ async Task WriterAsync(int w)
 
         var c = chunks[random.Next(chunks.Count)];
         var room = options.ChunkSize - c.Length;
-        if (roll < 0.55 && room > 0)
+        if (roll < 0.45 && room > 0)
+        {
+            var length = (int)Math.Min(room, random.Next(1, 150_000));
+            var id = new AppendId(clientId, ++sequence);
+            journal.WriteLine($"B append {c.Handle} {c.Length} {length} {dataSeed} {c.Version} {id.ClientId} {id.Sequence}");
+            var offset = random.Next(2) == 0
+                ? await store.AppendAsync(c.Handle, Bytes(length, dataSeed), c.Version, id)
+                : await WriteAtEndAsync(c, length, dataSeed, id);
+            journal.WriteLine($"A {offset}");
+        }
+        else if (roll < 0.55 && room > 0)
         {
             var length = (int)Math.Min(room, random.Next(1, 150_000));
             journal.WriteLine($"B append {c.Handle} {c.Length} {length} {dataSeed} {c.Version}");
@@ -105,6 +120,13 @@ async Task WriterAsync(int w)
             journal.WriteLine("A 0");
         }
     }
+}
+
+// As a secondary applies a record: a write at the chunk's end that names the record's identity.
+async Task<long> WriteAtEndAsync(ChunkInfo chunk, int length, int dataSeed, AppendId id)
+{
+    await store.WriteAsync(chunk.Handle, chunk.Length, Bytes(length, dataSeed), chunk.Version, id);
+    return chunk.Length;
 }
 
 static byte[] Bytes(int length, int seed)

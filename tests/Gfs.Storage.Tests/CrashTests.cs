@@ -13,7 +13,8 @@ public sealed class CrashTests
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private sealed record Op(string Kind, long Handle, long Offset, int Length, int Seed, long Version)
+    // Client and Sequence: the record-append identity of an append (Client 0 for none).
+    private sealed record Op(string Kind, long Handle, long Offset, int Length, int Seed, long Version, long Client = 0, long Sequence = 0)
     {
         public byte[] Bytes()
         {
@@ -29,7 +30,34 @@ public sealed class CrashTests
 
         public List<byte> Data { get; init; } = [];
 
-        public ChunkModel Clone() => new() { Version = Version, Data = [.. Data] };
+        /// <summary>The record-append identities the store must still know, oldest first, with their offsets.</summary>
+        public List<(long Client, long Sequence, long Offset)> Appends { get; init; } = [];
+
+        /// <summary>Every identity appended to this chunk: those no longer in <see cref="Appends"/> must be forgotten.</summary>
+        public List<(long Client, long Sequence)> Identities { get; init; } = [];
+
+        public ChunkModel Clone() => new() { Version = Version, Data = [.. Data], Appends = [.. Appends], Identities = [.. Identities] };
+
+        /// <summary>The store's bounds: the last sequences per client, and at most so many per chunk, oldest out first.</summary>
+        public void Remember(long client, long sequence, long offset)
+        {
+            if (Appends.Count(a => a.Client == client) == ChunkStoreOptions.AppendsPerClient)
+            {
+                Appends.RemoveAt(Appends.FindIndex(a => a.Client == client));
+            }
+
+            Appends.Add((client, sequence, offset));
+            if (Appends.Count > ChunkStoreOptions.AppendsPerChunk)
+            {
+                Appends.RemoveAt(0);
+            }
+
+            Identities.Add((client, sequence));
+        }
+
+        /// <summary>Whether <paramref name="store"/> knows exactly the identities this model keeps, at their offsets.</summary>
+        public bool SameAppends(ChunkStore store, long handle) => Identities.All(id =>
+            store.FindAppend(handle, id.Client, id.Sequence) == Appends.Where(a => a.Client == id.Client && a.Sequence == id.Sequence).Select(a => (long?)a.Offset).FirstOrDefault());
     }
 
     /// <param name="maxOpenFiles">1024 keeps every chunk file open; 2 closes and reopens them all the time (about ten chunks).</param>
@@ -45,6 +73,7 @@ public sealed class CrashTests
         var seed = Environment.GetEnvironmentVariable("GFS_CRASH_SEED") is { } s ? int.Parse(s, CultureInfo.InvariantCulture) : Random.Shared.Next();
         var random = new Random(seed);
         var totalAcked = 0;
+        var identities = 0;
         var inFlightOutcomes = new Dictionary<string, int>();
         for (var kill = 0; kill < Kills; kill++)
         {
@@ -99,6 +128,8 @@ public sealed class CrashTests
                     Assert.False(info.Value.IsCorrupt, $"chunk {handle} flagged corrupt ({context})");
                     Assert.Equal(expected.Data.ToArray(), await StoreHarness.ReadAllAsync(store, handle));
                     Assert.Null(await store.VerifyAsync(handle, Ct));
+                    Assert.True(expected.SameAppends(store, handle), $"chunk {handle}: the record-append identities differ from the acknowledged appends ({context})");
+                    identities += expected.Appends.Count;
                 }
 
                 Assert.Equal(models[w].Keys.Order().ToList(), store.ListChunks().Select(c => c.Handle).Where(mine).ToList());
@@ -106,7 +137,8 @@ public sealed class CrashTests
         }
 
         Assert.True(totalAcked >= Kills, $"only {totalAcked} operations were acknowledged over {Kills} kills");
-        var summary = $"crash test seed {seed}: {Kills} kills, {totalAcked} acknowledged operations, in flight at kill: {string.Join(", ", inFlightOutcomes.Select(kv => $"{kv.Key}={kv.Value}"))}";
+        Assert.True(identities > 0, "no record-append identity was checked");
+        var summary = $"crash test seed {seed}: {Kills} kills, {totalAcked} acknowledged operations, {identities} record-append identities checked, in flight at kill: {string.Join(", ", inFlightOutcomes.Select(kv => $"{kv.Key}={kv.Value}"))}";
         TestContext.Current.SendDiagnosticMessage(summary);
         if (Environment.GetEnvironmentVariable("GFS_CRASH_SUMMARY") is { } summaryFile)
         {
@@ -125,7 +157,7 @@ public sealed class CrashTests
         foreach (var c in chunks)
         {
             var m = model[c.Handle];
-            if (c.Version != m.Version || c.Length != m.Data.Count)
+            if (c.Version != m.Version || c.Length != m.Data.Count || !m.SameAppends(store, c.Handle))
             {
                 return false;
             }
@@ -155,6 +187,11 @@ public sealed class CrashTests
                 break;
             case "append":
             case "write":
+                if (op.Client != 0)
+                {
+                    model[op.Handle].Remember(op.Client, op.Sequence, op.Offset);
+                }
+
                 var data = model[op.Handle].Data;
                 var bytes = op.Bytes();
                 for (var i = 0; i < bytes.Length; i++)
@@ -211,7 +248,11 @@ public sealed class CrashTests
             var f = line.Split(' ');
             if (f[0] == "B")
             {
-                begun = new Op(f[1], long.Parse(f[2], CultureInfo.InvariantCulture), long.Parse(f[3], CultureInfo.InvariantCulture), int.Parse(f[4], CultureInfo.InvariantCulture), int.Parse(f[5], CultureInfo.InvariantCulture), long.Parse(f[6], CultureInfo.InvariantCulture));
+                begun = new Op(f[1], long.Parse(f[2], CultureInfo.InvariantCulture), long.Parse(f[3], CultureInfo.InvariantCulture), int.Parse(f[4], CultureInfo.InvariantCulture), int.Parse(f[5], CultureInfo.InvariantCulture), long.Parse(f[6], CultureInfo.InvariantCulture))
+                {
+                    Client = f.Length > 8 ? long.Parse(f[7], CultureInfo.InvariantCulture) : 0,
+                    Sequence = f.Length > 8 ? long.Parse(f[8], CultureInfo.InvariantCulture) : 0,
+                };
             }
             else if (f[0] == "A" && begun is not null)
             {

@@ -98,6 +98,14 @@ public sealed class PushReply
     /// </summary>
     [Key(1)]
     public List<string> Failed { get; set; } = [];
+
+    /// <summary>
+    /// Servers (URLs) that did not get the data because a server of the chain was busy (its push buffer
+    /// full): that server and the ones after it, which were never asked. The servers before it drop
+    /// their copies. Nobody is at fault: the client backs off and pushes again to the same replicas.
+    /// </summary>
+    [Key(2)]
+    public List<string> Busy { get; set; } = [];
 }
 
 /// <summary>Client → primary: write pushed (or inline) data at an offset of the chunk.</summary>

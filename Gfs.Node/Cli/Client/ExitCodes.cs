@@ -32,7 +32,7 @@ internal static class ExitCodes
         ErrorCode.NotFound => NotFound,
         ErrorCode.AlreadyExists => AlreadyExists,
         ErrorCode.PermissionDenied or ErrorCode.Unauthenticated => PermissionDenied,
-        ErrorCode.Unavailable or ErrorCode.NotLeader or ErrorCode.DeadlineExceeded => Unavailable,
+        ErrorCode.Unavailable or ErrorCode.NotLeader or ErrorCode.DeadlineExceeded or ErrorCode.Busy => Unavailable,
         ErrorCode.NoSpace or ErrorCode.QuotaExceeded => NoSpace,
         ErrorCode.NotADirectory or ErrorCode.IsADirectory or ErrorCode.DirectoryNotEmpty => WrongKind,
         ErrorCode.ChecksumMismatch or ErrorCode.StaleVersion or ErrorCode.DiskFailed or ErrorCode.Unwritten => DataError,

@@ -63,7 +63,7 @@ public sealed class RegistrySuite : IBenchmarkSuite
     private static (double Walk, double List, double BytesPerState) MeasureChunkTable(int states)
     {
         var before = Heap();
-        var table = new ChunkTable(appendTableSize: 64);
+        var table = new ChunkTable();
         for (var h = 0L; h < states; h++)
         {
             table.Get(h);

@@ -242,9 +242,9 @@ internal sealed partial class FakeCluster : IDataPath
         foreach (var url in header.Chain)
         {
             var next = Server(new Uri(url));
-            if (Fault?.Invoke(ChunkRoutes.Push, next) is not null)
+            if (Fault?.Invoke(ChunkRoutes.Push, next) is { } error)
             {
-                reply.Failed.Add(url);
+                (error.Code == ErrorCode.Busy ? reply.Busy : reply.Failed).Add(url);
                 continue;
             }
 

@@ -7,7 +7,7 @@ public class ChunkTableTests
     [Fact]
     public void LiveLeases_ListsOnlyChunksHoldingALiveLease_AndForgetsEndedOnes()
     {
-        var table = new ChunkTable(appendTableSize: 4);
+        var table = new ChunkTable();
         for (var handle = 1L; handle <= 1000; handle++)
         {
             table.Get(handle); // held, never leased
@@ -37,7 +37,7 @@ public class ChunkTableTests
     [Fact]
     public async Task LiveLeases_NeverMissesALeaseGrantedWhileItPrunes()
     {
-        var table = new ChunkTable(appendTableSize: 4);
+        var table = new ChunkTable();
         var state = table.Get(1);
         var done = false;
         var prunes = 0;
@@ -72,7 +72,7 @@ public class ChunkTableTests
     [Fact]
     public async Task EvictIdle_DropsOnlyIdleUnleasedUnlockedStates_AndLockAsyncNeverHandsOutARetiredOne()
     {
-        var table = new ChunkTable(appendTableSize: 4);
+        var table = new ChunkTable();
         var idle = table.Get(1);
         var leased = table.Get(2);
         table.GrantLease(leased, version: 1, grantedAt: 0, expiresAt: 1_000);

@@ -58,7 +58,8 @@ internal sealed class ChunkserverTestCluster : IAsyncDisposable
 
     public string DataDirectory(int index) => directory.Combine($"cs{index}");
 
-    public async Task StartAsync(int index, bool background = true)
+    /// <summary>Starts chunkserver <paramref name="index"/> on its data directory; <paramref name="listen"/> keeps a restarted server's URL.</summary>
+    public async Task StartAsync(int index, bool background = true, string listen = "http://127.0.0.1:0")
     {
         var options = new ChunkserverOptions
         {
@@ -71,7 +72,7 @@ internal sealed class ChunkserverTestCluster : IAsyncDisposable
             FenceReadsUntilChecked = false, // the test plays the master
         };
         configure?.Invoke(options);
-        var host = await ChunkserverHost.StartAsync(options, "http://127.0.0.1:0", null, null, b => b.Logging.ClearProviders(), Time);
+        var host = await ChunkserverHost.StartAsync(options, listen, null, null, b => b.Logging.ClearProviders(), Time);
         if (background)
         {
             host.StartBackground();
@@ -87,6 +88,14 @@ internal sealed class ChunkserverTestCluster : IAsyncDisposable
             hosts[index] = null;
             await host.DisposeAsync();
         }
+    }
+
+    /// <summary>Stops chunkserver <paramref name="index"/> and starts it again on the same data directory and URL (as a restarted process would).</summary>
+    public async Task RestartAsync(int index)
+    {
+        var url = this[index].Url;
+        await StopAsync(index);
+        await StartAsync(index, listen: url);
     }
 
     public Uri Url(int index) => new(this[index].Url);

@@ -185,6 +185,13 @@ public sealed class DataPathTests
         await Retry.Until("the primary drops its idle state", () => cluster[0].Service.Chunks.Find(21) is null, TimeSpan.FromSeconds(10));
 
         await cluster.GrantAsync(handle: 21, version: 2, replicas: All, create: false);
+
+        // The append table is kept with the data, not in the dropped state: a late retry still finds the record.
+        var replayed = await cluster.AppendInlineAsync(0, 21, 2, first, clientId: 3, sequence: 1);
+        Assert.True(replayed.Replayed);
+        Assert.Equal(0, replayed.Offset);
+        Assert.Empty(replayed.FailedReplicas);
+
         var appended = await cluster.AppendInlineAsync(0, 21, 2, second, clientId: 3, sequence: 2);
         Assert.Equal(first.Length, appended.Offset);
         Assert.Empty(appended.FailedReplicas);
@@ -320,7 +327,7 @@ public sealed class DataPathTests
     }
 
     [Fact]
-    public async Task Push_WhenTheBufferIsFull_WaitsThenFailsWithUnavailable()
+    public async Task Push_WhenTheBufferIsFull_WaitsThenFailsWithBusy()
     {
         await using var cluster = await ChunkserverTestCluster.StartAsync(count: 1, configure: o => o.BufferBytes = 1 << 20);
         await cluster.GrantAsync(18, 1, [0], create: true);
@@ -328,11 +335,43 @@ public sealed class DataPathTests
         await cluster.PushAsync("held", data, [0]);
 
         var error = await ChunkserverTestCluster.Refused(() => cluster.PushAsync("more", data, [0], timeout: TimeSpan.FromSeconds(2)));
-        Assert.Equal(ErrorCode.Unavailable, error.Code);
+        Assert.Equal(ErrorCode.Busy, error.Code);
 
         // Using the held data frees the room.
         await cluster.WriteAsync(0, 18, 1, 0, "held", data.Length);
         Assert.Equal([cluster[0].Url], (await cluster.PushAsync("more", data, [0])).Buffered);
+    }
+
+    [Fact]
+    public async Task Push_WhenTheLastServerOfTheChainHasAFullBuffer_ListsItBusy_AndTheSameChainTakesTheDataOnceThereIsRoom()
+    {
+        await using var cluster = await ChunkserverTestCluster.StartAsync(configure: o => o.BufferBytes = 1 << 20);
+        await cluster.GrantAsync(22, 1, All, create: true);
+        var data = ChunkserverTestCluster.Random(700 * 1024, 13);
+        await cluster.PushAsync("held", ChunkserverTestCluster.Random(600 * 1024, 14), [2]);
+
+        // The last hop cannot take the data in time: it is busy, not failed, and the hops before it let their copies go.
+        var pushed = await cluster.PushAsync("first", data, [0, 1, 2], timeout: TimeSpan.FromSeconds(3));
+        Assert.Equal([cluster[2].Url], pushed.Busy);
+        Assert.Empty(pushed.Failed);
+        Assert.Empty(pushed.Buffered);
+        for (var i = 0; i < 2; i++)
+        {
+            var index = i;
+            await Retry.Until($"chunkserver {i} lets the unusable copy go", () => cluster[index].Service.Buffer.BufferedBytes == 0, TimeSpan.FromSeconds(10));
+        }
+
+        // Room again on the last hop: the same chain takes the data, and the write reaches every replica.
+        cluster[2].Service.Buffer.Remove("held");
+        var again = await cluster.PushAsync("second", data, [0, 1, 2]);
+        Assert.Equal([cluster[0].Url, cluster[1].Url, cluster[2].Url], again.Buffered);
+        Assert.Empty(again.Busy);
+        Assert.Empty(again.Failed);
+        Assert.Empty((await cluster.WriteAsync(0, 22, 1, 0, "second", data.Length)).FailedReplicas);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(data, (await cluster.ReadAsync(i, 22, 1)).Data);
+        }
     }
 
     [Fact]

@@ -19,7 +19,7 @@ public sealed class PushBufferTests
         using (var deadline = new CancellationTokenSource(TimeSpan.FromMilliseconds(200)))
         {
             var full = await Assert.ThrowsAsync<GfsException>(async () => await buffer.BeginAsync("b", MiB, deadline.Token));
-            Assert.Equal(ErrorCode.Unavailable, full.Code);
+            Assert.Equal(ErrorCode.Busy, full.Code);
         }
 
         var waiting = buffer.BeginAsync("c", MiB, ct).AsTask();
